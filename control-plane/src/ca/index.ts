@@ -1,0 +1,10 @@
+export { CertificateAuthority } from './certificate-authority.js';
+export type { CaFromPemOptions, CaSecretData, GenerateCaOptions } from './certificate-authority.js';
+export { CaMaterialError } from './ca-material-load.js';
+export type { CaPemInput } from './ca-material-load.js';
+export { SVID_TTL } from './svid-issue.js';
+export type { WorkloadSvidRequest } from './svid-issue.js';
+export { SERVING_TTL, serviceDnsNames } from './serving-cert-issue.js';
+export type { ServingCertificateRequest } from './serving-cert-issue.js';
+export { CLOCK_SKEW_SECONDS } from './leaf-issue.js';
+export type { IssuedCertificate, TtlRange } from './leaf-issue.js';

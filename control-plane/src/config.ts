@@ -1,0 +1,84 @@
+import { validateTrustDomain } from '@reseal/core';
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from './identity/certify-service.js';
+
+/** Everything the control plane reads from its environment, parsed and checked once at start. */
+export interface ControlPlaneConfig {
+  trustDomain: string;
+  listenHost: string;
+  identityPort: number;
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+  tokenAudience: string;
+  rateLimit: { burst: number; perSecond: number };
+  servingDnsNames: string[];
+  logLevel: string;
+  mode:
+    | { kind: 'kubernetes'; namespace: string; caSecretName: string }
+    | { kind: 'standalone'; tokensFile: string; caDir: string | undefined };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function parseConfig(env: Env): ControlPlaneConfig {
+  const trustDomain = env.RESEAL_TRUST_DOMAIN ?? 'cluster.local';
+  try {
+    validateTrustDomain(trustDomain);
+  } catch (error) {
+    throw new ConfigError(`RESEAL_TRUST_DOMAIN: ${(error as Error).message}`);
+  }
+  const namespace = env.RESEAL_NAMESPACE ?? 'reseal-system';
+  const defaultTtlSeconds = duration(env, 'RESEAL_CERT_TTL', 3600);
+  const maxTtlSeconds = duration(env, 'RESEAL_CERT_MAX_TTL', MAX_TTL_SECONDS);
+  if (defaultTtlSeconds < MIN_TTL_SECONDS || maxTtlSeconds > MAX_TTL_SECONDS || defaultTtlSeconds > maxTtlSeconds) {
+    throw new ConfigError(`certificate TTLs must satisfy 60s <= RESEAL_CERT_TTL <= RESEAL_CERT_MAX_TTL <= 24h (got ${defaultTtlSeconds}s, ${maxTtlSeconds}s)`);
+  }
+  const tokensFile = env.RESEAL_STANDALONE_TOKENS;
+  return {
+    trustDomain,
+    listenHost: env.RESEAL_LISTEN_HOST ?? '0.0.0.0',
+    identityPort: integer(env, 'RESEAL_IDENTITY_PORT', 15012, 0, 65535),
+    defaultTtlSeconds,
+    maxTtlSeconds,
+    tokenAudience: env.RESEAL_TOKEN_AUDIENCE ?? 'reseal',
+    rateLimit: {
+      burst: integer(env, 'RESEAL_RATE_LIMIT_BURST', 200, 1, 1_000_000),
+      perSecond: integer(env, 'RESEAL_RATE_LIMIT_PER_SECOND', 50, 1, 1_000_000),
+    },
+    servingDnsNames: (env.RESEAL_SERVING_DNS_NAMES ?? `reseal-control-plane.${namespace}.svc,reseal-control-plane.${namespace}.svc.cluster.local`)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    mode: tokensFile
+      ? { kind: 'standalone', tokensFile, caDir: env.RESEAL_STANDALONE_CA_DIR }
+      : { kind: 'kubernetes', namespace, caSecretName: env.RESEAL_CA_SECRET ?? 'reseal-ca' },
+  };
+}
+
+/** Seconds, or a number with s/m/h. */
+export function parseDuration(value: string): number | null {
+  const m = /^(\d+)(s|m|h)?$/.exec(value.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  return m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : n;
+}
+
+function duration(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const seconds = parseDuration(raw);
+  if (seconds === null) throw new ConfigError(`${name}: "${raw}" is not a duration like 60s, 15m or 1h`);
+  return seconds;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: "${raw}" is not an integer in ${min}..${max}`);
+  return n;
+}

@@ -1,0 +1,128 @@
+import { X509Certificate } from 'node:crypto';
+import { generateWorkloadKeyPair, workloadSpiffeId } from '@reseal/core';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { loadOrCreateCaInDirectory } from './ca/ca-directory-store.js';
+import { loadOrCreateCa, watchCaSecret } from './ca/ca-secret-store.js';
+import { CertificateAuthority } from './ca/certificate-authority.js';
+import type { ControlPlaneConfig } from './config.js';
+import type { TokenAuthenticator } from './identity/caller.js';
+import { CertifyService, type SvidIssuer } from './identity/certify-service.js';
+import { startIdentityServer } from './identity/identity-server.js';
+import { RateLimiter } from './identity/rate-limiter.js';
+import { ServingIdentity } from './identity/serving-identity.js';
+import { StaticTokenAuthenticator } from './identity/static-token-authenticator.js';
+import { TokenReviewAuthenticator } from './identity/token-review-authenticator.js';
+import { TrustBundlePublisher } from './trust-bundle/trust-bundle-publisher.js';
+
+export interface RunningControlPlane {
+  readonly identityPort: number;
+  /** The CA in use now; replaced when its Secret changes. */
+  ca(): CertificateAuthority;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneDeps {
+  logger: Logger;
+  /** Required in Kubernetes mode. */
+  kubeConfig?: KubeConfig;
+  /** How often the CA Secret is re-read; tests shorten it. */
+  caPollIntervalMs?: number;
+  trustBundleResyncMs?: number;
+}
+
+const SERVING_TTL_SECONDS = 24 * 3600;
+
+export async function startControlPlane(config: ControlPlaneConfig, deps: ControlPlaneDeps): Promise<RunningControlPlane> {
+  const { logger } = deps;
+  const stops: (() => Promise<void> | void)[] = [];
+  let ca: CertificateAuthority;
+  let tokens: TokenAuthenticator;
+  let publisher: TrustBundlePublisher | undefined;
+  const meshNamespace = config.mode.kind === 'kubernetes' ? config.mode.namespace : 'reseal-system';
+
+  if (config.mode.kind === 'kubernetes') {
+    const kubeConfig = deps.kubeConfig;
+    if (!kubeConfig) throw new Error('Kubernetes mode needs a kubeconfig');
+    const ref = { namespace: config.mode.namespace, name: config.mode.caSecretName, trustDomain: config.trustDomain };
+    const loaded = await loadOrCreateCa(kubeConfig, ref, logger);
+    ca = loaded.ca;
+    tokens = new TokenReviewAuthenticator(kubeConfig, config.tokenAudience);
+    publisher = new TrustBundlePublisher(kubeConfig, ca.trustBundlePem, logger, deps.trustBundleResyncMs);
+    const watcher = watchCaSecret(kubeConfig, ref, loaded.resourceVersion, (next) => replaceCa(next), logger, deps.caPollIntervalMs);
+    stops.push(() => watcher.stop());
+  } else {
+    ca = config.mode.caDir ? loadOrCreateCaInDirectory(config.mode.caDir, config.trustDomain) : CertificateAuthority.generate({ trustDomain: config.trustDomain });
+    tokens = StaticTokenAuthenticator.fromFile(config.mode.tokensFile);
+  }
+
+  let issuer = svidIssuerOf(ca);
+  const servingIdentity = new ServingIdentity(() => {
+    const key = generateWorkloadKeyPair();
+    const issued = ca.issueServingCertificate({
+      publicKey: key.publicKey,
+      dnsNames: config.servingDnsNames,
+      spiffeId: workloadSpiffeId(config.trustDomain, meshNamespace, 'reseal-control-plane'),
+      ttlSeconds: Math.min(SERVING_TTL_SECONDS, Math.floor((ca.issuerNotAfter.getTime() - Date.now()) / 1000)),
+    });
+    return {
+      chainPem: issued.chainPem,
+      keyPem: key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+    };
+  }, ca.trustBundlePem);
+  servingIdentity.startRenewal((error) => logger.error({ event: 'serving_certificate_renewal_failed', err: error }, 'could not renew the serving certificate'));
+  stops.push(() => servingIdentity.stop());
+
+  function replaceCa(next: CertificateAuthority): void {
+    ca = next;
+    issuer = svidIssuerOf(next);
+    publisher?.update(next.trustBundlePem);
+    servingIdentity.updateTrustBundle(next.trustBundlePem);
+    servingIdentity.renew();
+  }
+
+  const service = new CertifyService(
+    { trustDomain: config.trustDomain, defaultTtlSeconds: config.defaultTtlSeconds, maxTtlSeconds: config.maxTtlSeconds },
+    tokens,
+    () => issuer,
+    new RateLimiter(config.rateLimit.burst, config.rateLimit.perSecond),
+  );
+  const server = await startIdentityServer({ host: config.listenHost, port: config.identityPort, service, servingIdentity, logger });
+  stops.push(() => server.stop());
+  if (publisher) {
+    await publisher.start();
+    const started = publisher;
+    stops.push(() => started.stop());
+  }
+  logger.info(
+    {
+      event: 'control_plane_started',
+      mode: config.mode.kind,
+      trustDomain: config.trustDomain,
+      identityPort: server.port,
+      rootNotAfter: ca.rootNotAfter.toISOString(),
+      issuerNotAfter: ca.issuerNotAfter.toISOString(),
+    },
+    'control plane started',
+  );
+  return {
+    identityPort: server.port,
+    ca: () => ca,
+    stop: async () => {
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}
+
+function svidIssuerOf(ca: CertificateAuthority): SvidIssuer {
+  const issuerChain = [ca.issuerCertificate, ...ca.intermediateCertificates];
+  const trustRoots = ca.rootCertificates.map((root) => new X509Certificate(root.raw));
+  return {
+    issueWorkloadSvid: (request) => ca.issueWorkloadSvid(request),
+    trustBundlePem: ca.trustBundlePem,
+    trustRoots,
+    issuerChain,
+  };
+}
