@@ -6,6 +6,8 @@ export interface ControlPlaneConfig {
   trustDomain: string;
   listenHost: string;
   identityPort: number;
+  /** /live, /ready, /metrics. */
+  adminPort: number;
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
   tokenAudience: string;
@@ -14,7 +16,7 @@ export interface ControlPlaneConfig {
   logLevel: string;
   mode:
     | { kind: 'kubernetes'; namespace: string; caSecretName: string }
-    | { kind: 'standalone'; tokensFile: string; caDir: string | undefined };
+    | { kind: 'standalone'; tokensFile: string; caDir: string | undefined; topologyFile?: string };
 }
 
 export class ConfigError extends Error {
@@ -37,10 +39,14 @@ export function parseConfig(env: Env): ControlPlaneConfig {
     throw new ConfigError(`certificate TTLs must satisfy 60s <= RESEAL_CERT_TTL <= RESEAL_CERT_MAX_TTL <= 24h (got ${defaultTtlSeconds}s, ${maxTtlSeconds}s)`);
   }
   const tokensFile = env.RESEAL_STANDALONE_TOKENS;
+  // Discovery in standalone mode serves this file (JSON, see discovery/standalone-topology.ts).
+  const topologyFile = env.RESEAL_STANDALONE_TOPOLOGY;
+  if (topologyFile && !tokensFile) throw new ConfigError('RESEAL_STANDALONE_TOPOLOGY is for standalone mode, which needs RESEAL_STANDALONE_TOKENS too');
   return {
     trustDomain,
     listenHost: env.RESEAL_LISTEN_HOST ?? '0.0.0.0',
     identityPort: integer(env, 'RESEAL_IDENTITY_PORT', 15012, 0, 65535),
+    adminPort: integer(env, 'RESEAL_ADMIN_PORT', 15014, 0, 65535),
     defaultTtlSeconds,
     maxTtlSeconds,
     tokenAudience: env.RESEAL_TOKEN_AUDIENCE ?? 'reseal',
@@ -54,7 +60,7 @@ export function parseConfig(env: Env): ControlPlaneConfig {
       .filter(Boolean),
     logLevel: env.LOG_LEVEL ?? 'info',
     mode: tokensFile
-      ? { kind: 'standalone', tokensFile, caDir: env.RESEAL_STANDALONE_CA_DIR }
+      ? { kind: 'standalone', tokensFile, caDir: env.RESEAL_STANDALONE_CA_DIR, ...(topologyFile ? { topologyFile } : {}) }
       : { kind: 'kubernetes', namespace, caSecretName: env.RESEAL_CA_SECRET ?? 'reseal-ca' },
   };
 }

@@ -1,11 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { generateWorkloadKeyPair, workloadSpiffeId } from '@reseal/core';
+import { createTelemetry, generateWorkloadKeyPair, workloadSpiffeId } from '@reseal/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { startAdminServer } from './admin/admin-server.js';
 import { loadOrCreateCaInDirectory } from './ca/ca-directory-store.js';
 import { loadOrCreateCa, watchCaSecret } from './ca/ca-secret-store.js';
 import { CertificateAuthority } from './ca/certificate-authority.js';
 import type { ControlPlaneConfig } from './config.js';
+import { MAX_DISCOVERY_MESSAGE_BYTES, startDiscovery, type Discovery } from './discovery/discovery.js';
 import type { TokenAuthenticator } from './identity/caller.js';
 import { CertifyService, type SvidIssuer } from './identity/certify-service.js';
 import { startIdentityServer } from './identity/identity-server.js';
@@ -13,10 +15,14 @@ import { RateLimiter } from './identity/rate-limiter.js';
 import { ServingIdentity } from './identity/serving-identity.js';
 import { StaticTokenAuthenticator } from './identity/static-token-authenticator.js';
 import { TokenReviewAuthenticator } from './identity/token-review-authenticator.js';
+import { ControlPlaneMetrics } from './telemetry/control-plane-metrics.js';
 import { TrustBundlePublisher } from './trust-bundle/trust-bundle-publisher.js';
 
 export interface RunningControlPlane {
   readonly identityPort: number;
+  readonly adminPort: number;
+  /** Discovery/Watch, served on the identity port. */
+  readonly discovery: Discovery;
   /** The CA in use now; replaced when its Secret changes. */
   ca(): CertificateAuthority;
   stop(): Promise<void>;
@@ -39,6 +45,8 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   let ca: CertificateAuthority;
   let tokens: TokenAuthenticator;
   let publisher: TrustBundlePublisher | undefined;
+  // Set once discovery runs; the CA watcher may fire before that.
+  let discovery: Discovery | undefined = undefined;
   const meshNamespace = config.mode.kind === 'kubernetes' ? config.mode.namespace : 'reseal-system';
 
   if (config.mode.kind === 'kubernetes') {
@@ -57,6 +65,9 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   }
 
   let issuer = svidIssuerOf(ca);
+  const telemetry = createTelemetry('reseal-control-plane');
+  stops.push(() => telemetry.shutdown());
+  const metrics = new ControlPlaneMetrics(telemetry.meter, () => ({ rootNotAfter: ca.rootNotAfter, issuerNotAfter: ca.issuerNotAfter }));
   const servingIdentity = new ServingIdentity(() => {
     const key = generateWorkloadKeyPair();
     const issued = ca.issueServingCertificate({
@@ -79,6 +90,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     ca = next;
     issuer = svidIssuerOf(next);
     publisher?.update(next.trustBundlePem);
+    discovery?.setTrustBundle(next.trustBundlePem);
     servingIdentity.updateTrustBundle(next.trustBundlePem);
     servingIdentity.renew();
   }
@@ -88,9 +100,38 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     tokens,
     () => issuer,
     new RateLimiter(config.rateLimit.burst, config.rateLimit.perSecond),
+    (outcome) => {
+      if (outcome.result === 'issued') metrics.issued.add(1, { auth: outcome.auth });
+      else metrics.refused.add(1, { reason: outcome.reason });
+      metrics.issuanceSeconds.record(outcome.seconds, { result: outcome.result });
+    },
   );
-  const server = await startIdentityServer({ host: config.listenHost, port: config.identityPort, service, servingIdentity, logger });
+  const startedDiscovery = await startDiscovery({
+    source: config.mode.kind === 'kubernetes' ? { kind: 'kubernetes', kubeConfig: deps.kubeConfig! } : { kind: 'standalone', topologyFile: config.mode.topologyFile },
+    trustDomain: config.trustDomain,
+    trustBundlePem: ca.trustBundlePem,
+    tokens,
+    trust: () => issuer,
+    logger,
+  });
+  discovery = startedDiscovery;
+  const server = await startIdentityServer({
+    host: config.listenHost,
+    port: config.identityPort,
+    service,
+    servingIdentity,
+    logger,
+    additionalServices: [startedDiscovery.service],
+    maxSendMessageBytes: MAX_DISCOVERY_MESSAGE_BYTES,
+  }).catch(async (error: unknown) => {
+    await startedDiscovery.stop();
+    throw error;
+  });
   stops.push(() => server.stop());
+  const admin = await startAdminServer({ host: config.listenHost, port: config.adminPort, ready: () => startedDiscovery.hub.synced, metricsHandler: telemetry.metricsHandler });
+  stops.push(() => admin.stop());
+  // Runs before the server's stop: open watches would otherwise hold its graceful shutdown.
+  stops.push(() => startedDiscovery.stop());
   if (publisher) {
     await publisher.start();
     const started = publisher;
@@ -109,6 +150,8 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   );
   return {
     identityPort: server.port,
+    adminPort: admin.port,
+    discovery: startedDiscovery,
     ca: () => ca,
     stop: async () => {
       for (const stop of stops.reverse()) await stop();

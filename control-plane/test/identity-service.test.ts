@@ -37,6 +37,7 @@ before(async () => {
     RESEAL_STANDALONE_TOKENS: join(dir, 'tokens.json'),
     RESEAL_LISTEN_HOST: '127.0.0.1',
     RESEAL_IDENTITY_PORT: '0',
+    RESEAL_ADMIN_PORT: '0',
     RESEAL_RATE_LIMIT_BURST: '40',
     RESEAL_RATE_LIMIT_PER_SECOND: '1',
   });
@@ -155,4 +156,19 @@ test('the per-identity rate limit refuses a flood with RESOURCE_EXHAUSTED, other
   assert.equal(codes[0], undefined);
   assert.ok(codes.includes(status.RESOURCE_EXHAUSTED), 'the flood is limited');
   await assertStillServing();
+});
+
+test('the admin port serves /metrics with issuance counters and CA expiry, and /ready', async () => {
+  const base = `http://127.0.0.1:${controlPlane.adminPort}`;
+  assert.equal((await fetch(`${base}/ready`)).status, 200);
+  assert.equal((await fetch(`${base}/nope`)).status, 404);
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1]);
+  assert.ok(value(/^reseal_certificates_issued_total\{auth="token"\} (\d+)/m) >= 1, text);
+  assert.ok(value(/^reseal_certificates_refused_total\{reason="csr_identity"\} (\d+)/m) >= 1);
+  assert.ok(value(/^reseal_certificates_refused_total\{reason="unauthenticated"\} (\d+)/m) >= 1);
+  assert.ok(value(/^reseal_certificates_refused_total\{reason="rate_limited"\} (\d+)/m) >= 1);
+  assert.equal(value(/^reseal_ca_root_expiry_timestamp_seconds (\d+)/m), Math.floor(controlPlane.ca().rootNotAfter.getTime() / 1000));
+  assert.equal(value(/^reseal_ca_issuer_expiry_timestamp_seconds (\d+)/m), Math.floor(controlPlane.ca().issuerNotAfter.getTime() / 1000));
+  assert.match(text, /^reseal_certificate_issuance_duration_seconds_bucket/m);
 });

@@ -25,7 +25,7 @@ let client: TestIdentityClient;
 const logger = pino({ level: process.env['RESEAL_TEST_LOG'] ?? 'silent' });
 
 async function start(): Promise<RunningControlPlane> {
-  const config = parseConfig({ RESEAL_LISTEN_HOST: '127.0.0.1', RESEAL_IDENTITY_PORT: '0' });
+  const config = parseConfig({ RESEAL_LISTEN_HOST: '127.0.0.1', RESEAL_IDENTITY_PORT: '0', RESEAL_ADMIN_PORT: '0' });
   return startControlPlane(config, { logger, kubeConfig: cluster.kubeConfig, caPollIntervalMs: 300, trustBundleResyncMs: 1000 });
 }
 

@@ -1,3 +1,5 @@
 export * from './spiffe-id.js';
 export * from './x509/index.js';
 export * from './proto/identity.js';
+export * from './proto/discovery.js';
+export * from './telemetry.js';

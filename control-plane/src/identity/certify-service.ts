@@ -44,6 +44,11 @@ export interface CertifyPolicy {
   maxTtlSeconds: number;
 }
 
+/** What happened to one request, for metrics; reasons are a small fixed set. */
+export type CertifyOutcome =
+  | { result: 'issued'; auth: AuthenticatedCaller['method']; seconds: number }
+  | { result: 'refused'; reason: string; seconds: number };
+
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 24 * 3600;
 
@@ -57,6 +62,7 @@ export class CertifyService {
     private readonly tokens: TokenAuthenticator,
     private readonly issuer: () => SvidIssuer,
     private readonly limiter: RateLimiter,
+    private readonly observe: (outcome: CertifyOutcome) => void = () => undefined,
   ) {
     if (policy.defaultTtlSeconds < MIN_TTL_SECONDS || policy.maxTtlSeconds > MAX_TTL_SECONDS || policy.defaultTtlSeconds > policy.maxTtlSeconds) {
       throw new RangeError(`certificate TTLs must satisfy ${MIN_TTL_SECONDS} <= default <= max <= ${MAX_TTL_SECONDS}`);
@@ -64,6 +70,18 @@ export class CertifyService {
   }
 
   async certify(request: CertifyRequestInput): Promise<CertifyResult> {
+    const started = performance.now();
+    try {
+      const result = await this.certifyUnobserved(request);
+      this.observe({ result: 'issued', auth: result.caller.method, seconds: (performance.now() - started) / 1000 });
+      return result;
+    } catch (error) {
+      this.observe({ result: 'refused', reason: error instanceof CertifyError ? error.reason : 'internal', seconds: (performance.now() - started) / 1000 });
+      throw error;
+    }
+  }
+
+  private async certifyUnobserved(request: CertifyRequestInput): Promise<CertifyResult> {
     const issuer = this.issuer();
     const caller = await this.authenticate(request, issuer);
     const spiffeId = workloadSpiffeId(this.policy.trustDomain, caller.namespace, caller.serviceAccount);

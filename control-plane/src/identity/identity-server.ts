@@ -9,6 +9,12 @@ import type { ServingIdentity } from './serving-identity.js';
 export const MAX_REQUEST_BYTES = 16 * 1024;
 const BEARER = /^Bearer\s+(\S+)$/i;
 
+/** Another service on the same port and TLS identity (Discovery). */
+export interface ServiceRegistration {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+}
+
 export interface IdentityServer {
   readonly port: number;
   stop(): Promise<void>;
@@ -25,11 +31,14 @@ export async function startIdentityServer(options: {
   service: CertifyService;
   servingIdentity: ServingIdentity;
   logger: Logger;
+  additionalServices?: readonly ServiceRegistration[];
+  /** Discovery snapshots of a large cluster outgrow the 1 MiB that is plenty for Certify. */
+  maxSendMessageBytes?: number;
 }): Promise<IdentityServer> {
   const { service, logger } = options;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
-    'grpc.max_send_message_length': 1024 * 1024,
+    'grpc.max_send_message_length': options.maxSendMessageBytes ?? 1024 * 1024,
     'grpc.max_concurrent_streams': 100,
     'grpc.keepalive_time_ms': 60_000,
   });
@@ -42,6 +51,7 @@ export async function startIdentityServer(options: {
     },
   };
   server.addService(identityServiceDefinition(), handlers);
+  for (const extra of options.additionalServices ?? []) server.addService(extra.definition, extra.implementation);
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(
     options.servingIdentity,
     options.servingIdentity,
