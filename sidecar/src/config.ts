@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { validateTrustDomain, workloadSpiffeId } from '@reseal/core';
+
+/** Everything reseal-proxy reads from its environment, parsed and checked once at start. */
+export interface ProxyConfig {
+  trustDomain: string;
+  spiffeId: string;
+  pod: { namespace: string; name: string; ip: string; serviceAccount: string };
+  controlPlane: { address: string; serverName: string };
+  tokenFile: string;
+  /** The mounted reseal-trust-bundle ConfigMap; unset: use the bundle the control plane returns. */
+  trustBundleFile: string | undefined;
+  certTtlSeconds: number;
+  /** Renew after this fraction of a certificate's life (0.5 in production). */
+  renewFraction: number;
+  ports: { inbound: number; outbound: number; admin: number };
+  /** 'transparent': iptables capture; 'explicit': static listeners from a file, no root needed. */
+  mode: { kind: 'transparent'; injectMode: 'full' | 'ingress' } | { kind: 'explicit'; configFile: string };
+  unmeshedOutbound: 'passthrough' | 'refuse';
+  appProbes: unknown;
+  drainSeconds: number;
+  logLevel: string;
+}
+
+export class ProxyConfigError extends Error {
+  override readonly name = 'ProxyConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function parseProxyConfig(env: Env): ProxyConfig {
+  const trustDomain = env.RESEAL_TRUST_DOMAIN ?? 'cluster.local';
+  try {
+    validateTrustDomain(trustDomain);
+  } catch (error) {
+    throw new ProxyConfigError(`RESEAL_TRUST_DOMAIN: ${(error as Error).message}`);
+  }
+  const pod = {
+    namespace: required(env, 'POD_NAMESPACE'),
+    name: required(env, 'POD_NAME'),
+    ip: env.POD_IP ?? '',
+    serviceAccount: required(env, 'SERVICE_ACCOUNT'),
+  };
+  let spiffeId: string;
+  try {
+    spiffeId = workloadSpiffeId(trustDomain, pod.namespace, pod.serviceAccount);
+  } catch (error) {
+    throw new ProxyConfigError(`POD_NAMESPACE/SERVICE_ACCOUNT: ${(error as Error).message}`);
+  }
+  const explicitFile = env.RESEAL_EXPLICIT_CONFIG;
+  const injectMode = env.RESEAL_INJECT_MODE ?? 'full';
+  if (injectMode !== 'full' && injectMode !== 'ingress') throw new ProxyConfigError(`RESEAL_INJECT_MODE must be full or ingress, got "${injectMode}"`);
+  const unmeshed = env.RESEAL_UNMESHED_OUTBOUND ?? 'passthrough';
+  if (unmeshed !== 'passthrough' && unmeshed !== 'refuse') throw new ProxyConfigError(`RESEAL_UNMESHED_OUTBOUND must be passthrough or refuse, got "${unmeshed}"`);
+  const renewFraction = Number(env.RESEAL_RENEW_FRACTION ?? '0.5');
+  if (!(renewFraction >= 0.05 && renewFraction <= 0.9)) throw new ProxyConfigError(`RESEAL_RENEW_FRACTION must be within 0.05..0.9, got "${env.RESEAL_RENEW_FRACTION}"`);
+  let appProbes: unknown = {};
+  if (env.RESEAL_APP_PROBES) {
+    try {
+      appProbes = JSON.parse(env.RESEAL_APP_PROBES);
+    } catch (error) {
+      throw new ProxyConfigError(`RESEAL_APP_PROBES is not JSON: ${(error as Error).message}`);
+    }
+  }
+  return {
+    trustDomain,
+    spiffeId,
+    pod,
+    controlPlane: {
+      address: env.RESEAL_CONTROL_PLANE_ADDRESS ?? 'reseal-control-plane.reseal-system.svc:15012',
+      serverName: env.RESEAL_CONTROL_PLANE_NAME ?? 'reseal-control-plane.reseal-system.svc',
+    },
+    tokenFile: env.RESEAL_TOKEN_FILE ?? '/var/run/secrets/reseal/token',
+    trustBundleFile: env.RESEAL_TRUST_BUNDLE_FILE === '' ? undefined : (env.RESEAL_TRUST_BUNDLE_FILE ?? '/var/run/reseal/trust-bundle/ca-bundle.pem'),
+    certTtlSeconds: integer(env, 'RESEAL_CERT_TTL_SECONDS', 3600, 60, 86_400),
+    renewFraction,
+    ports: {
+      inbound: integer(env, 'RESEAL_INBOUND_PORT', 15006, 0, 65535),
+      outbound: integer(env, 'RESEAL_OUTBOUND_PORT', 15001, 0, 65535),
+      admin: integer(env, 'RESEAL_ADMIN_PORT', 15020, 0, 65535),
+    },
+    mode: explicitFile ? { kind: 'explicit', configFile: explicitFile } : { kind: 'transparent', injectMode },
+    unmeshedOutbound: unmeshed,
+    appProbes,
+    drainSeconds: integer(env, 'RESEAL_DRAIN_SECONDS', 20, 0, 3600),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}
+
+export function readJsonFile(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ProxyConfigError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new ProxyConfigError(`${name} is required (the injector sets it from the downward API)`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ProxyConfigError(`${name}: "${raw}" is not an integer in ${min}..${max}`);
+  return n;
+}
