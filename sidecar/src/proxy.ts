@@ -78,7 +78,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
       router: meshRouter({ meshView: discovery.state, resolveOriginalDestination: originalDestination, unmeshed: config.unmeshedOutbound }),
       identity,
       metrics,
-      logger: logger.child({ direction: 'outbound' }),
+      logger,
     });
     // Only the app's redirected connections come here; a remote peer never should.
     await outbound.listen(config.ports.outbound, '127.0.0.1');
@@ -88,7 +88,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
         policy: discovery.state,
         identity,
         metrics,
-        logger: logger.child({ direction: 'inbound' }),
+        logger,
         resolveOriginalDestination: originalDestination,
         ...(onInbound ? { onConnection: onInbound } : {}),
       });

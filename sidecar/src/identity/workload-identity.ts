@@ -1,6 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createSecureContext } from 'node:tls';
+import { createMeshSecureContext } from '../proxy-core/mesh-tls-context.js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { createCsr, decodePemAll, encodePem, generateWorkloadKeyPair, readSpiffeId, type CertifyResponse } from '@reseal/core';
 import type { Logger } from 'pino';
@@ -416,7 +416,7 @@ export class WorkloadIdentity implements IdentityStatusSource {
   }
 
   private buildMaterial(held: HeldCertificate, bundle: TrustBundle): TlsMaterial {
-    const secureContext = createSecureContext({ key: held.keyPem, cert: held.chainPem, ca: bundle.pem, minVersion: 'TLSv1.3' });
+    const secureContext = createMeshSecureContext({ keyPem: held.keyPem, certificateChainPem: held.chainPem, trustBundlePem: bundle.pem });
     return Object.freeze({
       spiffeId: this.options.spiffeId,
       secureContext,

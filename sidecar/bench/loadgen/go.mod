@@ -1,0 +1,3 @@
+module reseal.dev/bench/loadgen
+
+go 1.22

@@ -1,0 +1,56 @@
+// One Reseal sidecar for the proxy bench: explicit-mode listeners from a JSON file, run in
+// its own process like a real sidecar (so its CPU and RSS can be read from /proc).
+//
+//   node --import tsx bench/proxy-process.ts <config.json>
+//
+// config.json: { "spiffeId", "keyPem", "chainPem", "trustBundlePem", "listeners": [...] }
+// (listeners as in explicit mode). Prints "ready <port> ..." once every listener is bound.
+
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { createNoopMeter } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { pino } from 'pino';
+import { parseExplicitConfig, startExplicitListeners } from '../src/explicit/index.js';
+import type { TlsIdentitySource, TlsMaterial } from '../src/identity/tls-identity.js';
+import { createMeshSecureContext } from '../src/proxy-core/mesh-tls-context.js';
+import { createProxyMetrics } from '../src/telemetry/proxy-metrics.js';
+
+interface BenchProxyConfig {
+  readonly spiffeId: string;
+  readonly keyPem: string;
+  readonly chainPem: string;
+  readonly trustBundlePem: string;
+  readonly listeners: unknown[];
+  /** 'sdk' (default): a real MeterProvider, as in production; 'noop': no metrics at all. */
+  readonly metrics?: 'sdk' | 'noop';
+}
+
+const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as BenchProxyConfig;
+const leaf = new X509Certificate(config.chainPem);
+const material: TlsMaterial = {
+  spiffeId: config.spiffeId,
+  secureContext: createMeshSecureContext({ keyPem: config.keyPem, certificateChainPem: config.chainPem, trustBundlePem: config.trustBundlePem }),
+  certificateChainPem: config.chainPem,
+  trustBundlePem: config.trustBundlePem,
+  notBefore: leaf.validFromDate,
+  notAfter: leaf.validToDate,
+  serial: leaf.serialNumber,
+};
+const identity: TlsIdentitySource = { current: () => material, onChange: () => () => {} };
+const meter = config.metrics === 'noop' ? createNoopMeter() : new MeterProvider().getMeter('reseal-proxy');
+const listeners = await startExplicitListeners(parseExplicitConfig({ listeners: config.listeners }), {
+  identity,
+  metrics: createProxyMetrics(meter),
+  logger: pino({ level: 'warn' }, pino.destination(2)),
+});
+const ports = [...listeners.outbound, ...listeners.inbound].map((l) => l.address.port);
+process.stdout.write(`ready ${ports.join(' ')}\n`);
+
+const stop = () => {
+  void listeners.close(0).then(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+// For a person investigating memory: `kill -USR2 <pid>` prints the process's own view.
+process.on('SIGUSR2', () => process.stderr.write(`${JSON.stringify(process.memoryUsage())}\n`));
+process.on('SIGINT', stop);
