@@ -1,0 +1,10 @@
+export * from './patch/index.js';
+export { reviewAdmission, ADMISSION_API_VERSION } from './admission-review.js';
+export type { AdmissionOutcome, AdmissionResult, AdmissionReviewAnswer, AdmissionResponseBody } from './admission-review.js';
+export { startWebhookServer, DEFAULT_MAX_BODY_BYTES, MUTATE_PATH } from './webhook-server.js';
+export type { WebhookServer, WebhookServerOptions } from './webhook-server.js';
+export { InjectorMetrics } from './injector-metrics.js';
+export { parseInjectorConfig, InjectorConfigError, INJECTOR_VERSION } from './config.js';
+export type { InjectorConfig } from './config.js';
+export { startInjector } from './injector.js';
+export type { RunningInjector } from './injector.js';
