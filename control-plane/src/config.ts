@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { validateTrustDomain } from '@reseal/core';
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from './identity/certify-service.js';
 
@@ -14,9 +15,26 @@ export interface ControlPlaneConfig {
   rateLimit: { burst: number; perSecond: number };
   servingDnsNames: string[];
   logLevel: string;
+  /**
+   * Kubernetes mode: the leader keeps the admission webhook's serving certificate and the
+   * configuration's caBundle. Undefined when RESEAL_WEBHOOK_CONFIGURATION is set empty.
+   */
+  webhook: WebhookCertificateConfig | undefined;
+  /** Kubernetes mode: the Lease that elects the replica doing leader-only work. */
+  leaderElection: { leaseName: string; identity: string };
   mode:
     | { kind: 'kubernetes'; namespace: string; caSecretName: string }
     | { kind: 'standalone'; tokensFile: string; caDir: string | undefined; topologyFile?: string };
+}
+
+export interface WebhookCertificateConfig {
+  /** MutatingWebhookConfiguration whose webhooks get the trust bundle as caBundle. */
+  configurationName: string;
+  /** kubernetes.io/tls Secret (in the mesh namespace) the injector serves from. */
+  secretName: string;
+  /** The injector's Service (in the mesh namespace): the certificate's DNS names. */
+  serviceName: string;
+  certTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -42,6 +60,13 @@ export function parseConfig(env: Env): ControlPlaneConfig {
   // Discovery in standalone mode serves this file (JSON, see discovery/standalone-topology.ts).
   const topologyFile = env.RESEAL_STANDALONE_TOPOLOGY;
   if (topologyFile && !tokensFile) throw new ConfigError('RESEAL_STANDALONE_TOPOLOGY is for standalone mode, which needs RESEAL_STANDALONE_TOKENS too');
+  const webhookCertTtlSeconds = duration(env, 'RESEAL_WEBHOOK_CERT_TTL', 24 * 3600);
+  // The API server re-reads caBundle at once, but kubelet takes a minute or two to update a
+  // mounted Secret: half of the lifetime must leave the injector time to pick up the renewal.
+  if (webhookCertTtlSeconds < 60 || webhookCertTtlSeconds > 365 * 86_400) {
+    throw new ConfigError(`RESEAL_WEBHOOK_CERT_TTL must be from 60s to 8760h (got ${webhookCertTtlSeconds}s)`);
+  }
+  const webhookConfiguration = env.RESEAL_WEBHOOK_CONFIGURATION ?? 'reseal-injector';
   return {
     trustDomain,
     listenHost: env.RESEAL_LISTEN_HOST ?? '0.0.0.0',
@@ -59,6 +84,21 @@ export function parseConfig(env: Env): ControlPlaneConfig {
       .map((s) => s.trim())
       .filter(Boolean),
     logLevel: env.LOG_LEVEL ?? 'info',
+    webhook:
+      webhookConfiguration === ''
+        ? undefined
+        : {
+            configurationName: webhookConfiguration,
+            secretName: env.RESEAL_WEBHOOK_SECRET || 'reseal-injector-tls',
+            serviceName: env.RESEAL_WEBHOOK_SERVICE || 'reseal-injector',
+            certTtlSeconds: webhookCertTtlSeconds,
+          },
+    leaderElection: {
+      leaseName: env.RESEAL_LEADER_ELECTION_LEASE || 'reseal-control-plane',
+      // The pod name (downward API) makes the Lease holder readable; a suffix added at start
+      // keeps it unique across restarts of the same pod.
+      identity: env.RESEAL_POD_NAME || hostname(),
+    },
     mode: tokensFile
       ? { kind: 'standalone', tokensFile, caDir: env.RESEAL_STANDALONE_CA_DIR, ...(topologyFile ? { topologyFile } : {}) }
       : { kind: 'kubernetes', namespace, caSecretName: env.RESEAL_CA_SECRET ?? 'reseal-ca' },

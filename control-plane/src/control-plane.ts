@@ -1,8 +1,7 @@
-import { X509Certificate } from 'node:crypto';
-import { createTelemetry, generateWorkloadKeyPair, workloadSpiffeId } from '@reseal/core';
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { createTelemetry, generateWorkloadKeyPair, startAdminServer, workloadSpiffeId } from '@reseal/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { startAdminServer } from './admin/admin-server.js';
 import { loadOrCreateCaInDirectory } from './ca/ca-directory-store.js';
 import { loadOrCreateCa, watchCaSecret } from './ca/ca-secret-store.js';
 import { CertificateAuthority } from './ca/certificate-authority.js';
@@ -15,8 +14,10 @@ import { RateLimiter } from './identity/rate-limiter.js';
 import { ServingIdentity } from './identity/serving-identity.js';
 import { StaticTokenAuthenticator } from './identity/static-token-authenticator.js';
 import { TokenReviewAuthenticator } from './identity/token-review-authenticator.js';
+import { LeaseElector, type LeaseElectorOptions } from './leader-election/lease-elector.js';
 import { ControlPlaneMetrics } from './telemetry/control-plane-metrics.js';
 import { TrustBundlePublisher } from './trust-bundle/trust-bundle-publisher.js';
+import { WebhookCertificatePublisher } from './webhook-certificate/webhook-certificate-publisher.js';
 
 export interface RunningControlPlane {
   readonly identityPort: number;
@@ -25,6 +26,8 @@ export interface RunningControlPlane {
   readonly discovery: Discovery;
   /** The CA in use now; replaced when its Secret changes. */
   ca(): CertificateAuthority;
+  /** Kubernetes mode with the webhook certificate enabled: this replica's Lease identity and whether it leads. */
+  leadership(): { identity: string; leading: boolean } | undefined;
   stop(): Promise<void>;
 }
 
@@ -35,6 +38,10 @@ export interface ControlPlaneDeps {
   /** How often the CA Secret is re-read; tests shorten it. */
   caPollIntervalMs?: number;
   trustBundleResyncMs?: number;
+  /** Leader-election timings; tests shorten them. */
+  leaderElection?: Pick<LeaseElectorOptions, 'leaseDurationSeconds' | 'renewIntervalMs' | 'renewDeadlineMs' | 'retryIntervalMs'>;
+  /** How often the leader re-checks the webhook Secret and caBundle; tests shorten it. */
+  webhookResyncMs?: number;
 }
 
 const SERVING_TTL_SECONDS = 24 * 3600;
@@ -45,6 +52,8 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   let ca: CertificateAuthority;
   let tokens: TokenAuthenticator;
   let publisher: TrustBundlePublisher | undefined;
+  let webhookCertificates: WebhookCertificatePublisher | undefined;
+  let elector: LeaseElector | undefined;
   // Set once discovery runs; the CA watcher may fire before that.
   let discovery: Discovery | undefined = undefined;
   const meshNamespace = config.mode.kind === 'kubernetes' ? config.mode.namespace : 'reseal-system';
@@ -59,6 +68,19 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     publisher = new TrustBundlePublisher(kubeConfig, ca.trustBundlePem, logger, deps.trustBundleResyncMs);
     const watcher = watchCaSecret(kubeConfig, ref, loaded.resourceVersion, (next) => replaceCa(next), logger, deps.caPollIntervalMs);
     stops.push(() => watcher.stop());
+    if (config.webhook) {
+      webhookCertificates = new WebhookCertificatePublisher({
+        kubeConfig,
+        namespace: config.mode.namespace,
+        configurationName: config.webhook.configurationName,
+        secretName: config.webhook.secretName,
+        serviceName: config.webhook.serviceName,
+        ttlSeconds: config.webhook.certTtlSeconds,
+        ca: () => ca,
+        logger,
+        resyncMs: deps.webhookResyncMs,
+      });
+    }
   } else {
     ca = config.mode.caDir ? loadOrCreateCaInDirectory(config.mode.caDir, config.trustDomain) : CertificateAuthority.generate({ trustDomain: config.trustDomain });
     tokens = StaticTokenAuthenticator.fromFile(config.mode.tokensFile);
@@ -93,6 +115,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     discovery?.setTrustBundle(next.trustBundlePem);
     servingIdentity.updateTrustBundle(next.trustBundlePem);
     servingIdentity.renew();
+    webhookCertificates?.caChanged();
   }
 
   const service = new CertifyService(
@@ -137,6 +160,25 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     const started = publisher;
     stops.push(() => started.stop());
   }
+  if (webhookCertificates && config.mode.kind === 'kubernetes') {
+    // Every replica serves identity and discovery; only the Lease holder writes the webhook
+    // Secret and caBundle, so replicas never undo each other's certificate.
+    const certificates = webhookCertificates;
+    const started = new LeaseElector({
+      kubeConfig: deps.kubeConfig!,
+      namespace: config.mode.namespace,
+      leaseName: config.leaderElection.leaseName,
+      identity: `${config.leaderElection.identity}_${randomUUID().slice(0, 8)}`,
+      logger,
+      ...deps.leaderElection,
+      onStartedLeading: () => certificates.start(),
+      onStoppedLeading: () => certificates.stop(),
+    });
+    started.start();
+    elector = started;
+    // Pushed last, so it runs first: the lease is released before the servers go away.
+    stops.push(() => started.stop());
+  }
   logger.info(
     {
       event: 'control_plane_started',
@@ -153,6 +195,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     adminPort: admin.port,
     discovery: startedDiscovery,
     ca: () => ca,
+    leadership: () => (elector ? { identity: elector.identity, leading: elector.leading } : undefined),
     stop: async () => {
       for (const stop of stops.reverse()) await stop();
     },

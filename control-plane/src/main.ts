@@ -1,16 +1,10 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { parseConfigOrExit, runUntilSignalled } from '@reseal/core';
 import { parseConfig } from './config.js';
 import { startControlPlane } from './control-plane.js';
 import { createLogger } from './logger.js';
 
-const config = (() => {
-  try {
-    return parseConfig(process.env);
-  } catch (error) {
-    console.error(`reseal-control-plane: ${(error as Error).message}`);
-    process.exit(2);
-  }
-})();
+const config = parseConfigOrExit('reseal-control-plane', () => parseConfig(process.env));
 const logger = createLogger(config.logLevel, 'control-plane');
 
 let kubeConfig: KubeConfig | undefined;
@@ -19,24 +13,4 @@ if (config.mode.kind === 'kubernetes') {
   kubeConfig.loadFromDefault();
 }
 
-try {
-  const running = await startControlPlane(config, { logger, ...(kubeConfig ? { kubeConfig } : {}) });
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ event: 'shutdown', signal }, 'stopping');
-    running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ event: 'shutdown_failed', err: error }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-} catch (error) {
-  logger.fatal({ event: 'start_failed', err: error }, 'control plane could not start');
-  process.exit(1);
-}
+await runUntilSignalled(logger, () => startControlPlane(config, { logger, ...(kubeConfig ? { kubeConfig } : {}) }));

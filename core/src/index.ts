@@ -3,3 +3,5 @@ export * from './x509/index.js';
 export * from './proto/identity.js';
 export * from './proto/discovery.js';
 export * from './telemetry.js';
+export * from './monitoring-server.js';
+export * from './process-lifecycle.js';

@@ -1,6 +1,5 @@
-import { createTelemetry, type Telemetry } from '@reseal/core';
+import { createTelemetry, startAdminServer, type AdminServer, type Telemetry } from '@reseal/core';
 import type { Logger } from 'pino';
-import { startAdminServer, type AdminServer } from './admin-server.js';
 import type { InjectorConfig } from './config.js';
 import { InjectorMetrics } from './injector-metrics.js';
 import { fixedTrustRoot, watchTrustBundle, type TrustRootSource } from './trust-root-source.js';

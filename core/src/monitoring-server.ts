@@ -6,7 +6,7 @@ export interface AdminServer {
   stop(): Promise<void>;
 }
 
-/** Monitoring port of the control plane (15014, as Istio's istiod): /live, /ready, /metrics. */
+/** Plain-HTTP monitoring port of the control plane (15014, as istiod's) and the injector: /live, /ready, /metrics. */
 export async function startAdminServer(options: {
   host: string;
   port: number;
