@@ -6,7 +6,8 @@
 // very busy cluster's pod creation rate), each client on a fixed schedule; latency counts
 // from when a request was due, so a stall is not hidden by the clients waiting it out.
 // Then, for scale: the same clients back to back, which measures throughput, and latency
-// that is mostly queueing behind 15 other requests.
+// that is mostly queueing behind 15 other requests. RESEAL_BENCH_NODE_FLAGS passes node flags
+// to the webhook process (e.g. --max-semi-space-size=16) to compare GC settings.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -33,7 +34,8 @@ writeFileSync(join(dir, 'tls.key'), privateKey.export({ type: 'pkcs8', format: '
 
 // RESEAL_BENCH_PROFILE=DIR writes a CPU profile of the webhook process there.
 const profile = process.env.RESEAL_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RESEAL_BENCH_PROFILE}`] : [];
-const server = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL('./webhook-bench-server.ts', import.meta.url)), join(dir, 'tls.crt'), join(dir, 'tls.key')], {
+const nodeFlags = (process.env.RESEAL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const server = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', fileURLToPath(new URL('./webhook-bench-server.ts', import.meta.url)), join(dir, 'tls.crt'), join(dir, 'tls.key')], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const port = await new Promise<number>((resolve, reject) => {
