@@ -16,6 +16,7 @@ import { startControlPlane, type RunningControlPlane } from '../src/control-plan
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../src/trust-bundle/trust-bundle-publisher.js';
 import { TestIdentityClient } from './support/identity-client.js';
 import { serviceAccountJwt } from './support/jwt.js';
+import { eventually } from './support/eventually.js';
 
 const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
 let cluster: TestCluster;
@@ -38,21 +39,6 @@ async function token(namespace: string, serviceAccount: string, audiences: strin
   const issued = review.status?.token;
   if (!issued) throw new Error('TokenRequest returned no token');
   return issued;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
 async function bundleIn(namespace: string): Promise<string | undefined> {

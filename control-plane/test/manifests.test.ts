@@ -13,6 +13,10 @@ import { parseConfig } from '../src/config.js';
 import { startControlPlane, type RunningControlPlane } from '../src/control-plane.js';
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../src/trust-bundle/trust-bundle-publisher.js';
 import { TestIdentityClient } from './support/identity-client.js';
+import { eventually as eventuallyWithin } from './support/eventually.js';
+
+// A whole control plane starting under its own RBAC takes longer than the other tests wait.
+const eventually = <T,>(what: string, fn: () => Promise<T | undefined> | T | undefined): Promise<T> => eventuallyWithin(what, fn, 20_000, 200);
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests', import.meta.url));
 const KUBECTL = fileURLToPath(new URL('../../e2e/cluster/.bin/kubectl', import.meta.url));
@@ -45,21 +49,6 @@ function find<T = KubeObject>(kind: string, name: string): T {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
   assert.ok(found, `${kind} ${name} is in the manifests`);
   return found as unknown as T;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
 before(async () => {

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { CertificateAuthority } from '../src/ca/certificate-authority.js';
 import { parseConfig } from '../src/config.js';
 import { startControlPlane, type RunningControlPlane } from '../src/control-plane.js';
+import { eventually } from './support/eventually.js';
 
 const NAMESPACE = 'reseal-system';
 const CONFIGURATION = 'reseal-injector';
@@ -57,21 +58,6 @@ async function startReplica(env: Record<string, string> = {}): Promise<Replica> 
 async function stopReplica(replica: Replica): Promise<void> {
   running.delete(replica);
   await replica.controlPlane.stop();
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 
 async function caBundles(): Promise<(string | undefined)[]> {
