@@ -5,3 +5,4 @@ export * from './proto/discovery.js';
 export * from './telemetry.js';
 export * from './monitoring-server.js';
 export * from './process-lifecycle.js';
+export * from './cidr.js';

@@ -1,4 +1,6 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { InvalidCidrError, parseCidr as parseSharedCidr, type ParsedCidr } from '@reseal/core';
+
+export type { ParsedCidr };
 
 export type CaptureMode = 'full' | 'ingress';
 
@@ -36,58 +38,14 @@ export function assertPort(value: number, what: string): void {
   }
 }
 
-export interface ParsedCidr {
-  family: 4 | 6;
-  /** Canonical text as iptables prints it back, e.g. "198.18.0.0/15". */
-  cidr: string;
-}
-
-/**
- * Rejects anything iptables would reinterpret: a bare address (iptables reads it as /32,
- * which hides a forgotten prefix) and host bits set below the prefix (iptables silently
- * masks them, so "198.18.1.0/15" would skip far more than the author meant).
- */
+/** reseal-init's reading of a CIDR: the shared one, with this module's error type. */
 export function parseCidr(text: string): ParsedCidr {
-  const match = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
-  if (!match) throw new CaptureOptionsError(`CIDR "${text}": expected ADDRESS/PREFIX, e.g. 198.18.0.0/15`);
-  const address = match[1] ?? '';
-  const prefix = Number(match[2]);
-  if (isIPv4(address)) {
-    if (prefix > 32) throw new CaptureOptionsError(`CIDR "${text}": an IPv4 prefix is at most 32`);
-    const value = address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
-    const hostBits = 2 ** (32 - prefix);
-    if (value % hostBits !== 0) {
-      throw new CaptureOptionsError(`CIDR "${text}": host bits are set below /${prefix}`);
-    }
-    // Leading zeros ("010.0.0.0") are rejected by isIPv4, so the text is canonical.
-    return { family: 4, cidr: `${address}/${prefix}` };
+  try {
+    return parseSharedCidr(text);
+  } catch (error) {
+    if (error instanceof InvalidCidrError) throw new CaptureOptionsError(error.message);
+    throw error;
   }
-  if (isIPv6(address)) {
-    if (prefix > 128) throw new CaptureOptionsError(`CIDR "${text}": an IPv6 prefix is at most 128`);
-    const bits = ipv6ToBigInt(address);
-    const hostMask = (1n << BigInt(128 - prefix)) - 1n;
-    if ((bits & hostMask) !== 0n) {
-      throw new CaptureOptionsError(`CIDR "${text}": host bits are set below /${prefix}`);
-    }
-    return { family: 6, cidr: `${address.toLowerCase()}/${prefix}` };
-  }
-  throw new CaptureOptionsError(`CIDR "${text}": "${address}" is not an IPv4 or IPv6 address`);
-}
-
-function ipv6ToBigInt(address: string): bigint {
-  let text = address;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4?.[1]) {
-    const [a = 0, b = 0, c = 0, d = 0] = v4[1].split('.').map(Number);
-    text = `${text.slice(0, -v4[1].length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const missing = 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...tailGroups];
-  return groups.reduce((acc, group) => (acc << 16n) | BigInt(parseInt(group, 16)), 0n);
 }
 
 /** Fills defaults and validates; every error names the offending option. */
