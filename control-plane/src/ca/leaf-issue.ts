@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { encodePem, p256PublicKeySpkiDer } from '@reseal/core';
+import { encodePem, p256PublicKeySpkiDer, parseSpiffeId } from '@reseal/core';
 import { EMPTY_NAME, encodeCertificate } from './certificate-encode.js';
 import type { Issuer } from './issuer.js';
 import { randomSerial, serialHex } from './random-serial.js';
@@ -73,4 +73,12 @@ export function issueLeaf(issuer: Issuer, spec: LeafSpec): IssuedCertificate {
   );
   const certPem = encodePem('CERTIFICATE', certDer);
   return { certDer, certPem, chainPem: certPem + issuer.chainPem, notBefore: spec.notBefore, notAfter: spec.notAfter, serial: serialHex(serial) };
+}
+
+/** A CA constrained to a trust domain never signs an identity outside it. */
+export function checkInTrustDomain(issuer: Issuer, spiffeId: string): void {
+  const { trustDomain } = parseSpiffeId(spiffeId);
+  if (issuer.trustDomain !== undefined && trustDomain !== issuer.trustDomain) {
+    throw new Error(`SPIFFE ID ${spiffeId} is not in this CA's trust domain ${issuer.trustDomain}`);
+  }
 }

@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { parseSpiffeId } from '@reseal/core';
 import {
   EKU_SERVER,
   EKU_SERVER_AND_CLIENT,
@@ -10,7 +9,7 @@ import {
 } from './certificate-extensions.js';
 import type { Issuer } from './issuer.js';
 import { keyIdentifier } from './key-identifier.js';
-import { checkTtl, issueLeaf, leafPublicKeySpki, leafValidity } from './leaf-issue.js';
+import { checkInTrustDomain, checkTtl, issueLeaf, leafPublicKeySpki, leafValidity } from './leaf-issue.js';
 import type { IssuedCertificate, TtlRange } from './leaf-issue.js';
 
 export interface ServingCertificateRequest {
@@ -48,12 +47,7 @@ export function issueServingCertificate(issuer: Issuer, request: ServingCertific
   for (const name of request.dnsNames) {
     if (!DNS_NAME.test(name)) throw new TypeError(`not a lower-case DNS name: ${JSON.stringify(name)}`);
   }
-  if (request.spiffeId !== undefined) {
-    const { trustDomain } = parseSpiffeId(request.spiffeId);
-    if (issuer.trustDomain !== undefined && trustDomain !== issuer.trustDomain) {
-      throw new Error(`SPIFFE ID ${request.spiffeId} is not in this CA's trust domain ${issuer.trustDomain}`);
-    }
-  }
+  if (request.spiffeId !== undefined) checkInTrustDomain(issuer, request.spiffeId);
   const spki = leafPublicKeySpki(request.publicKey);
   const { notBefore, notAfter } = leafValidity(issuer, request.now ?? new Date(), ttl);
   return issueLeaf(issuer, {

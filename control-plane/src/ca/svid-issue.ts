@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { parseSpiffeId } from '@reseal/core';
 import {
   EKU_SERVER_AND_CLIENT,
   LEAF_BASIC_CONSTRAINTS,
@@ -9,7 +8,7 @@ import {
 } from './certificate-extensions.js';
 import type { Issuer } from './issuer.js';
 import { keyIdentifier } from './key-identifier.js';
-import { checkTtl, issueLeaf, leafPublicKeySpki, leafValidity } from './leaf-issue.js';
+import { checkInTrustDomain, checkTtl, issueLeaf, leafPublicKeySpki, leafValidity } from './leaf-issue.js';
 import type { IssuedCertificate, TtlRange } from './leaf-issue.js';
 
 export interface WorkloadSvidRequest {
@@ -31,10 +30,7 @@ export const SVID_TTL: TtlRange = { min: 60, max: 86_400, default: 3_600 };
  */
 export function issueWorkloadSvid(issuer: Issuer, request: WorkloadSvidRequest): IssuedCertificate {
   const ttl = checkTtl(request.ttlSeconds, SVID_TTL, 'X.509-SVID');
-  const { trustDomain } = parseSpiffeId(request.spiffeId);
-  if (issuer.trustDomain !== undefined && trustDomain !== issuer.trustDomain) {
-    throw new Error(`SPIFFE ID ${request.spiffeId} is not in this CA's trust domain ${issuer.trustDomain}`);
-  }
+  checkInTrustDomain(issuer, request.spiffeId);
   const spki = leafPublicKeySpki(request.publicKey);
   const { notBefore, notAfter } = leafValidity(issuer, request.now ?? new Date(), ttl);
   return issueLeaf(issuer, {
