@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HUB_ADDRESS, createMeshLab, type MeshLab } from './support/mesh-lab.js';
-import { readPcapTcp, reassemble, tlsRecordTypes } from './support/pcap-read.js';
+import { readPcapTcp, reassemble, tlsRecordTypes } from '@reseal/test-cluster';
 
 const SIDECAR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPO = path.resolve(SIDECAR, '..');

@@ -12,6 +12,8 @@ export interface ApiServerOptions {
   bin: string;
   dir: string;
   port: number;
+  /** The address kube-apiserver listens on and advertises. */
+  bindAddress: string;
   etcdUrl: string;
   pki: Pki;
   timeoutMs: number;
@@ -21,16 +23,16 @@ export interface ApiServerOptions {
 
 export interface ApiServer {
   process: ManagedProcess;
-  /** https://127.0.0.1:<port> */
+  /** https://<bind address>:<port> */
   server: string;
 }
 
 export function apiServerArgs(opts: ApiServerOptions): string[] {
   const { pki } = opts;
-  return [
+  const ours = [
     `--etcd-servers=${opts.etcdUrl}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${opts.bindAddress}`,
+    `--advertise-address=${opts.bindAddress}`,
     `--secure-port=${opts.port}`,
     `--cert-dir=${join(opts.dir, 'apiserver-certs')}`,
     `--tls-cert-file=${pki.servingCertFile}`,
@@ -50,13 +52,16 @@ export function apiServerArgs(opts: ApiServerOptions): string[] {
     '--enable-priority-and-fairness=false',
     '--endpoint-reconciler-type=none',
     '--profiling=false',
-    ...opts.extraArgs,
   ];
+  // A flag given in extraArgs replaces ours (list flags would otherwise append to it).
+  const flagName = (arg: string): string => arg.split('=')[0]!;
+  const overridden = new Set(opts.extraArgs.map(flagName));
+  return [...ours.filter((arg) => !overridden.has(flagName(arg))), ...opts.extraArgs];
 }
 
 /** Starts kube-apiserver and waits until /readyz answers ok and the `default` namespace exists. */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
-  const server = `https://127.0.0.1:${opts.port}`;
+  const server = `https://${opts.bindAddress}:${opts.port}`;
   const proc = spawnLogged('kube-apiserver', opts.bin, apiServerArgs(opts), join(opts.dir, 'kube-apiserver.log'));
   opts.onSpawn?.(proc);
   const tls = { ca: opts.pki.caPem, cert: opts.pki.adminCertPem, key: opts.pki.adminKeyPem };

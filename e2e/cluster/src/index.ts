@@ -31,8 +31,13 @@ export interface TestClusterOptions {
   binDir?: string;
   /** How long etcd and then kube-apiserver may take to become ready, each. Default 60 000 ms. */
   startTimeoutMs?: number;
-  /** Extra kube-apiserver flags, appended after ours (a repeated flag overrides ours). */
+  /** Extra kube-apiserver flags, appended after ours; a flag given here replaces ours of the same name. */
   apiServerArgs?: string[];
+  /**
+   * The IPv4 address kube-apiserver binds to and puts in its serving certificate. Default
+   * 127.0.0.1; the e2e pod runner uses its bridge address so that pods reach the API.
+   */
+  bindAddress?: string;
   /**
    * Keep the temp dir (certificates, logs, etcd data) after stop() or a failed
    * start, for debugging. Default: the env var RESEAL_TEST_CLUSTER_KEEP=1.
@@ -43,7 +48,7 @@ export interface TestClusterOptions {
 export interface TestCluster {
   /** kubeconfig file for the cluster admin (client cert in group system:masters). */
   kubeconfigPath: string;
-  /** https://127.0.0.1:<port> */
+  /** https://<bindAddress>:<port> */
   server: string;
   /** The admin kubeconfig, loaded. */
   kubeConfig: KubeConfig;
@@ -87,7 +92,8 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   };
 
   try {
-    const pki = await generatePki(dir);
+    const bindAddress = opts.bindAddress ?? '127.0.0.1';
+    const pki = await generatePki(dir, bindAddress === '127.0.0.1' ? [] : [bindAddress]);
     for (let attempt = 1; ; attempt++) {
       const [etcdClientPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number];
       let etcd: Etcd | undefined;
@@ -104,6 +110,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
           bin: bins.kubeApiserver,
           dir,
           port: apiPort,
+          bindAddress,
           etcdUrl: etcd.clientUrl,
           pki,
           timeoutMs,
@@ -166,3 +173,4 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     throw err;
   }
 }
+export { readPcapTcp, reassemble, tlsRecordTypes, type TcpSegment } from './pcap-read.js';

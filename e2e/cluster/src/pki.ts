@@ -78,7 +78,7 @@ async function issue(
 }
 
 /** Writes a CA, serving and admin certificates and the service-account key pair into `dir`. */
-export async function generatePki(dir: string): Promise<Pki> {
+export async function generatePki(dir: string, extraServingIps: readonly string[] = []): Promise<Pki> {
   const caConf = join(dir, 'ca.cnf');
   await writeFile(
     caConf,
@@ -114,7 +114,7 @@ export async function generatePki(dir: string): Promise<Pki> {
     issue(dir, 'apiserver', '/CN=kube-apiserver', [
       ...common,
       'extendedKeyUsage = serverAuth',
-      `subjectAltName = ${SERVING_SANS.join(', ')}`,
+      `subjectAltName = ${[...SERVING_SANS, ...extraServingIps.map((ip) => `IP:${ip}`)].join(', ')}`,
     ]),
     issue(dir, 'admin', '/O=system:masters/CN=reseal-test-admin', [...common, 'extendedKeyUsage = clientAuth']),
   ]);

@@ -1,4 +1,5 @@
-// Just enough of the pcap format (Ethernet, IPv4, TCP) to see what crossed a link.
+// Just enough of the pcap format (Ethernet, IPv4, TCP) to see what crossed a link: the mesh
+// tests prove with it that no plaintext crosses a pod's link.
 export interface TcpSegment {
   src: string;
   dst: string;
