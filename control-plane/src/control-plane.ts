@@ -1,5 +1,6 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { createTelemetry, generateWorkloadKeyPair, startAdminServer, workloadSpiffeId } from '@reseal/core';
+import type { TelemetryOptions } from '@reseal/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { loadOrCreateCaInDirectory } from './ca/ca-directory-store.js';
@@ -12,6 +13,7 @@ import { CertifyService, type SvidIssuer } from './identity/certify-service.js';
 import { startIdentityServer } from './identity/identity-server.js';
 import { RateLimiter } from './identity/rate-limiter.js';
 import { ServingIdentity } from './identity/serving-identity.js';
+import { IssuedCertificateLog, startStatusPage } from './status-page/index.js';
 import { StaticTokenAuthenticator } from './identity/static-token-authenticator.js';
 import { TokenReviewAuthenticator } from './identity/token-review-authenticator.js';
 import { LeaseElector, type LeaseElectorOptions } from './leader-election/lease-elector.js';
@@ -42,6 +44,8 @@ export interface ControlPlaneDeps {
   leaderElection?: Pick<LeaseElectorOptions, 'leaseDurationSeconds' | 'renewIntervalMs' | 'renewDeadlineMs' | 'retryIntervalMs'>;
   /** How often the leader re-checks the webhook Secret and caBundle; tests shorten it. */
   webhookResyncMs?: number;
+  /** OTLP push of metrics (main.ts reads OTEL_EXPORTER_OTLP_ENDPOINT); Prometheus only without. */
+  telemetry?: TelemetryOptions;
 }
 
 const SERVING_TTL_SECONDS = 24 * 3600;
@@ -86,8 +90,9 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     tokens = StaticTokenAuthenticator.fromFile(config.mode.tokensFile);
   }
 
-  let issuer = svidIssuerOf(ca);
-  const telemetry = createTelemetry('reseal-control-plane');
+  const issued = new IssuedCertificateLog();
+  let issuer = svidIssuerOf(ca, issued);
+  const telemetry = createTelemetry('reseal-control-plane', deps.telemetry);
   stops.push(() => telemetry.shutdown());
   const metrics = new ControlPlaneMetrics(telemetry.meter, () => ({ rootNotAfter: ca.rootNotAfter, issuerNotAfter: ca.issuerNotAfter }));
   const servingIdentity = new ServingIdentity(() => {
@@ -110,7 +115,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
 
   function replaceCa(next: CertificateAuthority): void {
     ca = next;
-    issuer = svidIssuerOf(next);
+    issuer = svidIssuerOf(next, issued);
     publisher?.update(next.trustBundlePem);
     discovery?.setTrustBundle(next.trustBundlePem);
     servingIdentity.updateTrustBundle(next.trustBundlePem);
@@ -136,8 +141,10 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     tokens,
     trust: () => issuer,
     logger,
+    hub: { onPushed: (seconds) => metrics.discoveryPushSeconds.record(seconds) },
   });
   discovery = startedDiscovery;
+  metrics.observe({ certifyInFlight: () => service.inFlight, discoverySubscribers: () => startedDiscovery.hub.subscriberCount });
   const server = await startIdentityServer({
     host: config.listenHost,
     port: config.identityPort,
@@ -153,6 +160,10 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   stops.push(() => server.stop());
   const admin = await startAdminServer({ host: config.listenHost, port: config.adminPort, ready: () => startedDiscovery.hub.synced, metricsHandler: telemetry.metricsHandler });
   stops.push(() => admin.stop());
+  if (config.mode.kind === 'standalone' && config.mode.statusPage) {
+    const page = await startStatusPage({ host: config.listenHost, ...config.mode.statusPage, topologyFile: config.mode.topologyFile, trustDomain: config.trustDomain, ca: () => ca, certificates: issued, logger });
+    stops.push(() => page.stop());
+  }
   // Runs before the server's stop: open watches would otherwise hold its graceful shutdown.
   stops.push(() => startedDiscovery.stop());
   if (publisher) {
@@ -202,11 +213,15 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   };
 }
 
-function svidIssuerOf(ca: CertificateAuthority): SvidIssuer {
+function svidIssuerOf(ca: CertificateAuthority, issued: IssuedCertificateLog): SvidIssuer {
   const issuerChain = [ca.issuerCertificate, ...ca.intermediateCertificates];
   const trustRoots = ca.rootCertificates.map((root) => new X509Certificate(root.raw));
   return {
-    issueWorkloadSvid: (request) => ca.issueWorkloadSvid(request),
+    issueWorkloadSvid: (request) => {
+      const certificate = ca.issueWorkloadSvid(request);
+      issued.record(request.spiffeId, certificate);
+      return certificate;
+    },
     trustBundlePem: ca.trustBundlePem,
     trustRoots,
     issuerChain,

@@ -1,10 +1,11 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseConfigOrExit, runUntilSignalled } from '@reseal/core';
+import { parseConfigOrExit, runUntilSignalled, telemetryOptionsFromEnv } from '@reseal/core';
 import { parseConfig } from './config.js';
 import { startControlPlane } from './control-plane.js';
 import { createLogger } from './logger.js';
 
 const config = parseConfigOrExit('reseal-control-plane', () => parseConfig(process.env));
+const telemetry = parseConfigOrExit('reseal-control-plane', () => telemetryOptionsFromEnv(process.env));
 const logger = createLogger(config.logLevel, 'control-plane');
 
 let kubeConfig: KubeConfig | undefined;
@@ -13,4 +14,4 @@ if (config.mode.kind === 'kubernetes') {
   kubeConfig.loadFromDefault();
 }
 
-await runUntilSignalled(logger, () => startControlPlane(config, { logger, ...(kubeConfig ? { kubeConfig } : {}) }));
+await runUntilSignalled(logger, () => startControlPlane(config, { logger, telemetry, ...(kubeConfig ? { kubeConfig } : {}) }));

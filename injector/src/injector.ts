@@ -1,4 +1,4 @@
-import { createTelemetry, startAdminServer, type AdminServer, type Telemetry } from '@reseal/core';
+import { createTelemetry, startAdminServer, type AdminServer, type Telemetry, type TelemetryOptions } from '@reseal/core';
 import type { Logger } from 'pino';
 import type { InjectorConfig } from './config.js';
 import { InjectorMetrics } from './injector-metrics.js';
@@ -13,8 +13,9 @@ export interface RunningInjector {
 }
 
 /** The webhook, its admin port and the trust-bundle watch, wired from a parsed config. */
-export async function startInjector(config: InjectorConfig, deps: { logger: Logger; telemetry?: Telemetry }): Promise<RunningInjector> {
-  const telemetry = deps.telemetry ?? createTelemetry('reseal-injector');
+export async function startInjector(config: InjectorConfig, deps: { logger: Logger; telemetry?: Telemetry; telemetryOptions?: TelemetryOptions }): Promise<RunningInjector> {
+  // OTLP push too when main.ts found OTEL_EXPORTER_OTLP_ENDPOINT; Prometheus on the admin port always.
+  const telemetry = deps.telemetry ?? createTelemetry('reseal-injector', deps.telemetryOptions);
   const metrics = new InjectorMetrics(telemetry.meter);
   const trustRoot: TrustRootSource = config.trustBundleFile
     ? await watchTrustBundle(config.trustBundleFile, config.reloadIntervalMs, deps.logger)

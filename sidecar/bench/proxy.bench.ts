@@ -6,6 +6,7 @@
 //   direct   loadgen ──────────────────────────────────────────────▶ origin
 //   reseal   loadgen ─▶ outbound (node) ══ mTLS 1.3 ══▶ inbound (node) ─▶ origin
 //   haproxy  loadgen ─▶ haproxy (tcp)   ══ mTLS 1.3 ══▶ haproxy (tcp)  ─▶ origin
+//   reseal-notel   the reseal pair with telemetry off (no-op meter, no HTTP observation)
 //
 // Both pairs use the same ECDSA P-256 X.509-SVIDs from a Reseal CA, TLS 1.3 only, the
 // same cipher-suite order (AES-128-GCM first) and X25519; each proxy is one process
@@ -18,8 +19,12 @@
 // RSS (VmRSS from /proc/<pid>/status, the largest seen after any run). The last line of
 // stdout is one JSON object:
 //   {"bench":"proxy","throughput_ratio_vs_haproxy":N,"cpu_per_request_ratio_vs_haproxy":N,
-//    "added_p99_ms_at_1000rps":N,"rss_mb":N}
-// (ratios at 64 connections, pair vs pair; rss_mb the larger Reseal process).
+//    "added_p99_ms_at_1000rps":N,"rss_mb":N,"telemetry_throughput_loss":N,"telemetry_cpu_overhead":N}
+// (ratios at 64 connections, pair vs pair; rss_mb the larger Reseal process;
+// telemetry_throughput_loss = 1 − req/s with telemetry ÷ req/s without, at 64 connections,
+// and telemetry_cpu_overhead the CPU per request with ÷ without, − 1. The pair with
+// telemetry is the production configuration: metrics SDK and HTTP/1.1 observation of
+// every request, as the loadgen speaks HTTP/1.1.)
 //
 // The Reseal processes run bench/proxy-process.ts (explicit mode) bundled by esbuild into
 // bench/.bin/reseal-proxy.mjs and started with plain node, as an image would ship it:
@@ -217,7 +222,7 @@ interface LoadResult {
 }
 
 interface System {
-  readonly name: 'direct' | 'reseal' | 'haproxy';
+  readonly name: 'direct' | 'reseal' | 'reseal-notel' | 'haproxy';
   readonly port: number;
   /** The proxy processes, client side first. */
   readonly pids: readonly number[];
@@ -281,7 +286,8 @@ async function bundleProxy(): Promise<string> {
   return out;
 }
 
-async function startReseal(dir: string, ca: CertificateAuthority, originPort: number): Promise<System> {
+async function startReseal(dir: string, ca: CertificateAuthority, originPort: number, telemetry: 'sdk' | 'noop' = 'sdk'): Promise<System> {
+  const name = telemetry === 'sdk' ? 'reseal' : 'reseal-notel';
   const nodeFlags = [...(USE_TSX ? ['--import', 'tsx'] : []), ...EXTRA_NODE_FLAGS];
   const profileDir = join(BIN, 'profiles');
   if (PROFILE) {
@@ -291,24 +297,25 @@ async function startReseal(dir: string, ca: CertificateAuthority, originPort: nu
   const script = USE_TSX ? join(HERE, 'proxy-process.ts') : await bundleProxy();
   const server = issue(ca, SERVER_ID);
   writeFileSync(
-    join(dir, 'reseal-inbound.json'),
-    JSON.stringify({ ...server, trustBundlePem: ca.trustBundlePem, listeners: [{ direction: 'inbound', listen: '127.0.0.1:0', appPort: originPort }] }),
+    join(dir, `${name}-inbound.json`),
+    JSON.stringify({ ...server, metrics: telemetry, trustBundlePem: ca.trustBundlePem, listeners: [{ direction: 'inbound', listen: '127.0.0.1:0', appPort: originPort }] }),
   );
-  const inbound = start(process.execPath, [...nodeFlags, script, join(dir, 'reseal-inbound.json')], 'reseal inbound');
-  const inboundPort = Number((await waitForLine(inbound, /ready (\d+)/, 'reseal inbound'))[1]);
+  const inbound = start(process.execPath, [...nodeFlags, script, join(dir, `${name}-inbound.json`)], `${name} inbound`);
+  const inboundPort = Number((await waitForLine(inbound, /ready (\d+)/, `${name} inbound`))[1]);
   const client = issue(ca, CLIENT_ID);
   writeFileSync(
-    join(dir, 'reseal-outbound.json'),
+    join(dir, `${name}-outbound.json`),
     JSON.stringify({
       ...client,
+      metrics: telemetry,
       trustBundlePem: ca.trustBundlePem,
       listeners: [{ direction: 'outbound', listen: '127.0.0.1:0', destination: `127.0.0.1:${inboundPort}`, expectedIdentity: SERVER_ID }],
     }),
   );
-  const outbound = start(process.execPath, [...nodeFlags, script, join(dir, 'reseal-outbound.json')], 'reseal outbound');
-  const outboundPort = Number((await waitForLine(outbound, /ready (\d+)/, 'reseal outbound'))[1]);
-  await checkMeshHop('reseal', inboundPort, ca, client);
-  return { name: 'reseal', port: outboundPort, pids: [outbound.pid!, inbound.pid!] };
+  const outbound = start(process.execPath, [...nodeFlags, script, join(dir, `${name}-outbound.json`)], `${name} outbound`);
+  const outboundPort = Number((await waitForLine(outbound, /ready (\d+)/, `${name} outbound`))[1]);
+  await checkMeshHop(name, inboundPort, ca, client);
+  return { name, port: outboundPort, pids: [outbound.pid!, inbound.pid!] };
 }
 
 async function startHaproxy(dir: string, ca: CertificateAuthority, originPort: number): Promise<System> {
@@ -464,6 +471,7 @@ async function main(): Promise<void> {
   const originPort = Number((await waitForLine(origin, /listening 127\.0\.0\.1:(\d+)/, 'origin'))[1]);
   const systems: System[] = [{ name: 'direct', port: originPort, pids: [] }];
   systems.push(await startReseal(workDir, ca, originPort));
+  systems.push(await startReseal(workDir, ca, originPort, 'noop'));
   systems.push(await startHaproxy(workDir, ca, originPort));
   new X509Certificate(ca.trustBundlePem); // the bundle parses: the CA is real
 
@@ -521,15 +529,18 @@ async function main(): Promise<void> {
   const haproxy64 = get(at64, 'haproxy');
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   const resealRss = Math.max(...SCENARIOS.flatMap((s) => get(s, 'reseal').rss.map((r) => r.rss)));
+  const notel64 = get(at64, 'reseal-notel');
   const summary = {
     bench: 'proxy',
     throughput_ratio_vs_haproxy: round(reseal64.load.rps / haproxy64.load.rps, 3),
     cpu_per_request_ratio_vs_haproxy: round(sum(reseal64.cpuPer1000) / sum(haproxy64.cpuPer1000), 3),
     added_p99_ms_at_1000rps: round((get(at1000, 'reseal').load.p99_us - get(at1000, 'direct').load.p99_us) / 1000, 3),
     rss_mb: round(resealRss, 1),
+    telemetry_throughput_loss: round(1 - reseal64.load.rps / notel64.load.rps, 3),
+    telemetry_cpu_overhead: round(sum(reseal64.cpuPer1000) / sum(notel64.cpuPer1000) - 1, 3),
   };
   log('');
-  log('goals: throughput at 64 conns ≥ 1.0× HAProxy; CPU per request ≤ 1.2× HAProxy; added p99 at 1,000 req/s < 1 ms; RSS < 60 MB per proxy');
+  log('goals: throughput at 64 conns ≥ 1.0× HAProxy; CPU per request ≤ 1.2× HAProxy; added p99 at 1,000 req/s < 1 ms; RSS < 60 MB per proxy; telemetry costs < 10% throughput');
   await stopGracefully();
   log(JSON.stringify(summary));
 }

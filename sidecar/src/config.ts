@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { validateTrustDomain, workloadSpiffeId } from '@reseal/core';
+import { TelemetryOptionsError, telemetryOptionsFromEnv, validateTrustDomain, workloadSpiffeId } from '@reseal/core';
+import type { TelemetryOptions } from '@reseal/core';
+import { DEFAULT_OPAQUE_PORTS } from './telemetry/http-telemetry.js';
 
 /** Everything reseal-proxy reads from its environment, parsed and checked once at start. */
 export interface ProxyConfig {
@@ -20,6 +22,10 @@ export interface ProxyConfig {
   appProbes: unknown;
   drainSeconds: number;
   logLevel: string;
+  /** Ports whose connections skip HTTP detection (RESEAL_OPAQUE_PORTS, comma-separated). */
+  opaquePorts: number[];
+  /** OTLP push of metrics and spans (OTEL_EXPORTER_OTLP_ENDPOINT…). */
+  telemetry: TelemetryOptions;
 }
 
 export class ProxyConfigError extends Error {
@@ -62,6 +68,13 @@ export function parseProxyConfig(env: Env): ProxyConfig {
       throw new ProxyConfigError(`RESEAL_APP_PROBES is not JSON: ${(error as Error).message}`);
     }
   }
+  let telemetry: TelemetryOptions;
+  try {
+    telemetry = telemetryOptionsFromEnv(env);
+  } catch (error) {
+    if (error instanceof TelemetryOptionsError) throw new ProxyConfigError(error.message);
+    throw error;
+  }
   return {
     trustDomain,
     spiffeId,
@@ -84,6 +97,11 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     appProbes,
     drainSeconds: integer(env, 'RESEAL_DRAIN_SECONDS', 20, 0, 3600),
     logLevel: env.LOG_LEVEL ?? 'info',
+    opaquePorts: portList(env, 'RESEAL_OPAQUE_PORTS', DEFAULT_OPAQUE_PORTS),
+    telemetry: {
+      ...telemetry,
+      resourceAttributes: { 'k8s.namespace.name': pod.namespace, 'k8s.pod.name': pod.name, 'reseal.identity': spiffeId },
+    },
   };
 }
 
@@ -99,6 +117,23 @@ function required(env: Env, name: string): string {
   const value = env[name];
   if (!value) throw new ProxyConfigError(`${name} is required (the injector sets it from the downward API)`);
   return value;
+}
+
+function portList(env: Env, name: string, fallback: readonly number[]): number[] {
+  const raw = env[name];
+  if (raw === undefined) return [...fallback];
+  const ports: number[] = [];
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const range = /^(\d+)-(\d+)$/.exec(item);
+    const [from, to] = range ? [Number(range[1]), Number(range[2])] : [Number(item), Number(item)];
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to > 65535 || from > to || to - from > 1024) {
+      throw new ProxyConfigError(`${name}: "${item}" is not a port or a range of at most 1024 ports (e.g. 5432,6379,9000-9010)`);
+    }
+    for (let port = from; port <= to; port++) ports.push(port);
+  }
+  return ports;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

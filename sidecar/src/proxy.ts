@@ -12,6 +12,7 @@ import { WorkloadIdentity } from './identity/workload-identity.js';
 import { InboundProxy, type InboundConnectionEvent } from './inbound/index.js';
 import { meshRouter, OutboundProxy } from './outbound/index.js';
 import { registerIdentityMetrics } from './telemetry/identity-metrics.js';
+import { HttpTelemetry } from './telemetry/http-telemetry.js';
 import { createProxyMetrics } from './telemetry/proxy-metrics.js';
 
 export interface RunningProxy {
@@ -27,8 +28,15 @@ export interface RunningProxy {
  * capture ports; explicit mode serves the static listeners of a file.
  */
 export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?: (event: InboundConnectionEvent) => void): Promise<RunningProxy> {
-  const telemetry = createTelemetry('reseal-proxy');
-  const metrics = createProxyMetrics(telemetry.meter);
+  const telemetry = createTelemetry('reseal-proxy', config.telemetry);
+  // The destination of inbound connections is this pod's workload, as discovery names it
+  // (the pod's own endpoint); until discovery knows, the namespace at least.
+  let localEndpoint: (() => { workload: string; namespace: string } | undefined) | undefined;
+  const metrics = createProxyMetrics(telemetry.meter, {
+    localIdentity: config.spiffeId,
+    localWorkload: () => localEndpoint?.() ?? { workload: '', namespace: config.pod.namespace },
+  });
+  const http = new HttpTelemetry(telemetry.meter, metrics, { opaquePorts: config.opaquePorts, tracer: telemetry.tracer });
   const bundleWatcher = config.trustBundleFile ? new TrustBundleWatcher({ path: config.trustBundleFile, logger }) : undefined;
   await bundleWatcher?.start();
   const identity = new WorkloadIdentity({
@@ -59,6 +67,11 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
       },
       logger,
     });
+    const state = discovery.state;
+    localEndpoint = () => {
+      const self = config.pod.ip ? state.endpoint(config.pod.ip) : undefined;
+      return self === undefined || self.workload === '' ? undefined : { workload: self.workload, namespace: self.namespace };
+    };
   }
   const admin = new AdminServer({
     logger,
@@ -78,6 +91,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
       router: meshRouter({ meshView: discovery.state, resolveOriginalDestination: originalDestination, unmeshed: config.unmeshedOutbound }),
       identity,
       metrics,
+      http,
       logger,
     });
     // Only the app's redirected connections come here; a remote peer never should.
@@ -88,6 +102,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
         policy: discovery.state,
         identity,
         metrics,
+        http,
         logger,
         resolveOriginalDestination: originalDestination,
         ...(onInbound ? { onConnection: onInbound } : {}),
@@ -99,6 +114,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
     const explicit = await startExplicitListeners(parseExplicitConfig(readJsonFile(config.mode.configFile, 'explicit listener config')), {
       identity,
       metrics,
+      http,
       logger,
       ...(onInbound ? { onInboundConnection: onInbound } : {}),
     });

@@ -14,6 +14,8 @@ export interface DiscoveryHubOptions {
   stallTimeoutMs?: number;
   /** A pending delta larger than this becomes a resnapshot. Default: max(1000, half the tables). */
   maxPendingEntries?: number;
+  /** A mesh change reached one watcher's transport `seconds` after it happened (push latency). */
+  onPushed?: (seconds: number) => void;
 }
 
 /**
@@ -118,10 +120,19 @@ export class DiscoveryHub {
     if (!compiled) return undefined;
     this.logWarnings(target, compiled.warnings);
     const maxPending = this.options.maxPendingEntries ?? Math.max(1000, Math.floor((this.tablesValue.endpoints.size + this.tablesValue.services.size) / 2));
-    const subscriber = new WatchSubscriber(target, compiled.policy, sink, this, maxPending, (closed, reason) => {
-      this.subscribers.delete(closed);
-      onClosed(reason, closed);
-    });
+    const onPushed = this.options.onPushed;
+    const subscriber = new WatchSubscriber(
+      target,
+      compiled.policy,
+      sink,
+      this,
+      maxPending,
+      (closed, reason) => {
+        this.subscribers.delete(closed);
+        onClosed(reason, closed);
+      },
+      onPushed === undefined ? undefined : (ms) => onPushed(ms / 1000),
+    );
     this.subscribers.add(subscriber);
     subscriber.start();
     return subscriber;
@@ -131,6 +142,8 @@ export class DiscoveryHub {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // Push latency counts from the first change of the burst, debounce included.
+    const changedAtMs = this.dirtySinceMs ?? Date.now();
     this.dirtySinceMs = undefined;
     if (!this.syncedValue || this.closedValue) return;
     const revision = this.model.revision;
@@ -140,7 +153,7 @@ export class DiscoveryHub {
       const delta = diffTables(this.tablesValue, next);
       this.tablesValue = next;
       if (delta.endpoints.size + delta.services.size > 0) {
-        for (const subscriber of this.subscribers) subscriber.tablesChanged(delta);
+        for (const subscriber of this.subscribers) subscriber.tablesChanged(delta, changedAtMs);
       }
     }
     if (revision.policy !== this.builtPolicy) {
@@ -150,7 +163,7 @@ export class DiscoveryHub {
         // should open up on the way out.
         const { namespace, name, uid } = subscriber.target;
         const compiled = this.model.inboundPolicy(namespace, name, uid);
-        if (compiled && subscriber.policyChanged(compiled.policy)) this.logWarnings(subscriber.target, compiled.warnings);
+        if (compiled && subscriber.policyChanged(compiled.policy, changedAtMs)) this.logWarnings(subscriber.target, compiled.warnings);
       }
     }
   }

@@ -37,6 +37,8 @@ export class WatchSubscriber {
   private policyPending = false;
   private sentBundle = '';
   private closedFlag = false;
+  /** When the oldest mesh change not yet sent to this stream happened (Date.now() ms). */
+  private changeSinceMs: number | undefined;
   messagesSent = 0;
   snapshotsSent = 0;
 
@@ -47,6 +49,8 @@ export class WatchSubscriber {
     private readonly state: WatchState,
     private readonly maxPendingEntries: number,
     private readonly onClosed: (subscriber: WatchSubscriber, reason: string) => void,
+    /** A message carrying a mesh change was taken by the transport, `ms` after the change. */
+    private readonly onPushed?: (ms: number) => void,
   ) {
     this.policy = initialPolicy;
     this.policyFingerprint = JSON.stringify(initialPolicy);
@@ -65,8 +69,10 @@ export class WatchSubscriber {
     this.pump();
   }
 
-  tablesChanged(delta: MeshDelta): void {
-    if (this.closedFlag || this.needsSnapshot) return;
+  tablesChanged(delta: MeshDelta, changedAtMs?: number): void {
+    if (this.closedFlag) return;
+    this.noteChange(changedAtMs);
+    if (this.needsSnapshot) return;
     mergeDelta(this.pendingDelta, delta);
     if (deltaSize(this.pendingDelta) > this.maxPendingEntries) {
       this.needsSnapshot = true;
@@ -76,9 +82,10 @@ export class WatchSubscriber {
   }
 
   /** Returns true when the policy differs from the last one this stream was given. */
-  policyChanged(policy: InboundPolicy): boolean {
+  policyChanged(policy: InboundPolicy, changedAtMs?: number): boolean {
     const fingerprint = JSON.stringify(policy);
     if (this.closedFlag || fingerprint === this.policyFingerprint) return false;
+    this.noteChange(changedAtMs);
     this.policy = policy;
     this.policyFingerprint = fingerprint;
     this.policyPending = true;
@@ -98,18 +105,27 @@ export class WatchSubscriber {
     this.onClosed(this, reason);
   }
 
+  private noteChange(changedAtMs: number | undefined): void {
+    if (changedAtMs === undefined) return;
+    this.changeSinceMs = this.changeSinceMs === undefined ? changedAtMs : Math.min(this.changeSinceMs, changedAtMs);
+  }
+
   private pump(): void {
     if (this.closedFlag || this.inFlightSinceMs !== undefined) return;
     const message = this.nextMessage();
     if (!message) return;
     this.inFlightSinceMs = Date.now();
     this.messagesSent++;
+    // Whatever changed until now is in this message.
+    const changeSince = this.changeSinceMs;
+    this.changeSinceMs = undefined;
     this.sink.write(message, (error) => {
       this.inFlightSinceMs = undefined;
       if (error) {
         this.close('write_failed');
         return;
       }
+      if (changeSince !== undefined) this.onPushed?.(Math.max(0, Date.now() - changeSince));
       this.pump();
     });
   }

@@ -69,8 +69,16 @@ export class CertifyService {
     }
   }
 
+  private inFlightCount = 0;
+
+  /** Certify calls being processed now (the CSR queue depth: authentication, signing). */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
   async certify(request: CertifyRequestInput): Promise<CertifyResult> {
     const started = performance.now();
+    this.inFlightCount++;
     try {
       const result = await this.certifyUnobserved(request);
       this.observe({ result: 'issued', auth: result.caller.method, seconds: (performance.now() - started) / 1000 });
@@ -78,6 +86,8 @@ export class CertifyService {
     } catch (error) {
       this.observe({ result: 'refused', reason: error instanceof CertifyError ? error.reason : 'internal', seconds: (performance.now() - started) / 1000 });
       throw error;
+    } finally {
+      this.inFlightCount--;
     }
   }
 

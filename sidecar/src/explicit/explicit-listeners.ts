@@ -5,6 +5,7 @@ import { InboundProxy } from '../inbound/inbound-proxy.js';
 import type { InboundConnectionEvent, InboundPolicy } from '../inbound/inbound-proxy.js';
 import { OutboundProxy } from '../outbound/outbound-proxy.js';
 import { staticRouter } from '../outbound/outbound-route.js';
+import type { HttpTelemetry } from '../telemetry/http-telemetry.js';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import { identityAllowed } from './explicit-config.js';
 import type { ExplicitConfig, ExplicitInboundListenerConfig, ExplicitOutboundListenerConfig } from './explicit-config.js';
@@ -12,6 +13,8 @@ import type { ExplicitConfig, ExplicitInboundListenerConfig, ExplicitOutboundLis
 export interface ExplicitListenerDeps {
   readonly identity: TlsIdentitySource;
   readonly metrics: ProxyMetrics;
+  /** HTTP awareness for every listener; undefined: opaque TCP only. */
+  readonly http?: HttpTelemetry | undefined;
   readonly logger: Logger;
   readonly onInboundConnection?: (event: InboundConnectionEvent) => void;
   /** Passed to every OutboundProxy (default true). */
@@ -60,6 +63,7 @@ export async function startExplicitListeners(config: ExplicitConfig, deps: Expli
           router: staticRouter({ host: listener.destination.host, port: listener.destination.port, identity: listener.expectedIdentity }),
           identity: deps.identity,
           metrics: deps.metrics,
+          http: deps.http,
           logger: deps.logger.child({ listener: `${listener.listen.host}:${listener.listen.port}` }),
           ...(deps.sessionResumption === undefined ? {} : { sessionResumption: deps.sessionResumption }),
         });
@@ -69,6 +73,7 @@ export async function startExplicitListeners(config: ExplicitConfig, deps: Expli
           policy: explicitInboundPolicy(listener),
           identity: deps.identity,
           metrics: deps.metrics,
+          http: deps.http,
           logger: deps.logger.child({ listener: `${listener.listen.host}:${listener.listen.port}` }),
           appHost: listener.appHost,
           appPort: listener.appPort,

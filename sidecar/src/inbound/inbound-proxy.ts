@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { TlsIdentitySource } from '../identity/tls-identity.js';
 import type { MtlsMode } from '../mesh-view.js';
 import { RESEAL_ALPN, RESEAL_ALPN_WIRE } from '../proxy-core/alpn.js';
+import { connectionClosedFields } from '../proxy-core/connection-log.js';
 import { ConnectionTracker } from '../proxy-core/connection-tracker.js';
 import type { ProxyConnection } from '../proxy-core/connection-tracker.js';
 import { connectFailureReason, errorText, handshakeFailureReason } from '../proxy-core/failure-reason.js';
@@ -14,12 +15,15 @@ import { ensureSessionIdContext } from '../proxy-core/mesh-tls-context.js';
 import { verifiedClientIdentity } from '../proxy-core/peer-identity.js';
 import { ReadPump } from '../proxy-core/read-pump.js';
 import { SocketRelay, abort } from '../proxy-core/socket-relay.js';
+import type { HttpTelemetry } from '../telemetry/http-telemetry.js';
 import type { ConnectionLabels, ProxyMetrics, ProxyTls } from '../telemetry/proxy-metrics.js';
 import { UNKNOWN_PEER } from '../telemetry/proxy-metrics.js';
 import { MAX_FIRST_BYTES, classifyFirstBytes } from './first-bytes.js';
 import type { FirstBytesKind } from './first-bytes.js';
 import { RecentPeers } from './recent-peers.js';
 import type { InboundPeerRecord } from './recent-peers.js';
+
+const MAX_PEERS_LOGGED = 1024;
 
 /** What inbound needs from discovery: the MeshView satisfies it. */
 export interface InboundPolicy {
@@ -41,6 +45,8 @@ export interface InboundProxyOptions {
   readonly identity: TlsIdentitySource;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
+  /** HTTP awareness (request metrics, spans); undefined: every connection is opaque TCP. */
+  readonly http?: HttpTelemetry | undefined;
   /**
    * Transparent mode: the port the peer dialled before PREROUTING redirected it here
    * (capture/original-destination.ts `originalDestination`); that is the app port.
@@ -81,6 +87,8 @@ export class InboundProxy {
   readonly #log: Logger;
   readonly #tracker: ConnectionTracker;
   readonly #recent: RecentPeers;
+  /** Peers whose first connection was logged at info (bounded). */
+  readonly #peersLogged = new Set<string>();
   readonly #appHost: string;
   readonly #firstBytesTimeoutMs: number;
   readonly #handshakeTimeoutMs: number;
@@ -91,7 +99,7 @@ export class InboundProxy {
       throw new TypeError('InboundProxy: give exactly one of appPort (explicit mode) and resolveOriginalDestination (transparent mode)');
     }
     this.#options = options;
-    this.#log = options.logger.child({ direction: 'inbound' });
+    this.#log = options.logger.child({ direction: 'inbound', local: options.metrics.localIdentity });
     this.#tracker = new ConnectionTracker(options.metrics, options.metricsFlushIntervalMs);
     this.#recent = new RecentPeers(options.recentPeersCapacity);
     this.#appHost = options.appHost ?? '127.0.0.1';
@@ -154,7 +162,7 @@ export class InboundProxy {
         return;
       }
       this.#options.metrics.connectionFailed('inbound', 'first_bytes_timeout');
-      this.#log.info({ remote: remoteAddress, port, received: buffered?.length ?? 0 }, 'inbound connection closed: nothing recognisable in time');
+      this.#log.info({ event: 'connection_failed', reason: 'first_bytes_timeout', remote: remoteAddress, port, received: buffered?.length ?? 0 }, 'inbound connection closed: nothing recognisable in time');
       abort(socket);
     }, this.#firstBytesTimeoutMs);
     socket.once('close', () => clearTimeout(timer));
@@ -176,7 +184,10 @@ export class InboundProxy {
         this.#plaintext(connection, socket, port, remoteAddress);
       } else {
         this.#options.metrics.policyDenied('inbound', UNKNOWN_PEER, 'plaintext_in_strict');
-        this.#log.info({ remote: remoteAddress, port, kind }, 'inbound connection refused: only mutual TLS is accepted (STRICT)');
+        this.#log.info(
+          { event: 'policy_denied', reason: 'plaintext_in_strict', peer: UNKNOWN_PEER, tls: 'plaintext', remote: remoteAddress, port, kind },
+          'inbound connection refused: only mutual TLS is accepted (STRICT)',
+        );
         abort(socket);
       }
     };
@@ -188,7 +199,7 @@ export class InboundProxy {
     const material = this.#options.identity.current();
     if (material === undefined) {
       metrics.handshakeFailed('inbound', 'no_local_certificate');
-      this.#log.warn({ remote: remoteAddress, port }, 'inbound mTLS refused: no certificate yet');
+      this.#log.warn({ event: 'handshake_failed', reason: 'no_local_certificate', tls: 'mtls', remote: remoteAddress, port }, 'inbound mTLS refused: no certificate yet');
       abort(socket);
       return;
     }
@@ -207,7 +218,7 @@ export class InboundProxy {
       settled = true;
       clearTimeout(timer);
       metrics.handshakeFailed('inbound', reason);
-      this.#log.info({ remote: remoteAddress, port, reason, detail }, 'inbound mTLS handshake failed');
+      this.#log.info({ event: 'handshake_failed', tls: 'mtls', remote: remoteAddress, port, reason, detail }, 'inbound mTLS handshake failed');
       tls.destroy();
     };
     const remaining = Math.max(0, this.#handshakeTimeoutMs - (performance.now() - acceptedAt));
@@ -238,7 +249,10 @@ export class InboundProxy {
       metrics.handshakeCompleted('inbound', (performance.now() - handshakeStart) / 1000);
       if (!this.#options.policy.allowsInbound(port, client.identity)) {
         metrics.policyDenied('inbound', client.identity, 'not_allowed');
-        this.#log.warn({ remote: remoteAddress, port, client: client.identity }, 'inbound connection refused: client identity not allowed on this port');
+        this.#log.warn(
+          { event: 'policy_denied', reason: 'not_allowed', client: client.identity, peer: client.identity, tls: 'mtls', remote: remoteAddress, port },
+          'inbound connection refused: client identity not allowed on this port',
+        );
         tls.destroy();
         return;
       }
@@ -265,7 +279,10 @@ export class InboundProxy {
     const onError = (error: Error) => {
       clearTimeout(timer);
       metrics.connectionFailed('inbound', connectFailureReason(error) === 'connect_timeout' ? 'connect_timeout' : 'app_unreachable');
-      this.#log.warn({ port, client: event.clientIdentity, err: errorText(error) }, 'inbound: the app is not reachable');
+      this.#log.warn(
+        { event: 'connection_failed', reason: 'app_unreachable', client: event.clientIdentity, peer: event.clientIdentity, tls: event.tls, remote: event.remoteAddress, port, err: errorText(error) },
+        'inbound: the app is not reachable',
+      );
       abort(peer);
     };
     app.once('error', onError);
@@ -279,13 +296,37 @@ export class InboundProxy {
       const labels: ConnectionLabels = metrics.connectionLabels('inbound', event.clientIdentity ?? UNKNOWN_PEER, event.tls);
       metrics.connectionOpened(labels);
       connection.labels = labels;
-      connection.relay = new SocketRelay(app, peer, (relay) => {
-        metrics.connectionClosed(labels);
-        this.#tracker.remove(connection);
-        if (relay.error !== undefined) this.#log.debug({ client: event.clientIdentity, err: errorText(relay.error) }, 'inbound connection ended with an error');
-      }, { localPump: pump });
+      const observer = this.#options.http?.observe({ labels, port, peerAddress: event.remoteAddress });
+      connection.relay = new SocketRelay(
+        app,
+        peer,
+        (relay) => {
+          metrics.connectionClosed(labels, connection.age());
+          this.#tracker.remove(connection);
+          observer?.close();
+          // One line per connection: `client` (the verified SPIFFE ID) as the accept line had it.
+          this.#log.info(
+            {
+              ...connectionClosedFields(connection, relay, labels, event.clientIdentity, observer, this.#options.http === undefined ? undefined : 'opaque_port'),
+              client: event.clientIdentity,
+              port,
+              remote: event.remoteAddress,
+            },
+            'inbound connection closed',
+          );
+        },
+        { localPump: pump, ...(observer === undefined ? {} : { tap: observer }) },
+      );
       this.#recent.record({ ...event, at: new Date().toISOString() });
-      this.#log.info({ client: event.clientIdentity, port, tls: event.tls, remote: event.remoteAddress }, 'inbound connection');
+      // Volume is one line per connection, at close; the first connection of each peer is
+      // also logged when it opens (a keep-alive pool may not close for hours).
+      const peerKey = `${event.tls}|${event.clientIdentity ?? ''}`;
+      const firstFromPeer = !this.#peersLogged.has(peerKey) && this.#peersLogged.size < MAX_PEERS_LOGGED;
+      if (firstFromPeer) this.#peersLogged.add(peerKey);
+      this.#log[firstFromPeer ? 'info' : 'debug'](
+        { event: 'connection_opened', client: event.clientIdentity, peer: event.clientIdentity, port, tls: event.tls, remote: event.remoteAddress, first_from_peer: firstFromPeer },
+        'inbound connection',
+      );
       this.#options.onConnection?.(event);
     });
   }

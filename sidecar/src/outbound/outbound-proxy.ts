@@ -2,6 +2,7 @@ import { connect as connectTcp, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { TlsIdentitySource } from '../identity/tls-identity.js';
+import { connectionClosedFields } from '../proxy-core/connection-log.js';
 import { ConnectionTracker } from '../proxy-core/connection-tracker.js';
 import type { ProxyConnection } from '../proxy-core/connection-tracker.js';
 import { connectFailureReason, errorText, handshakeFailureReason } from '../proxy-core/failure-reason.js';
@@ -9,7 +10,8 @@ import { PROXY_SOCKET_OPTIONS, listenOn } from '../proxy-core/listen.js';
 import { ReadPump } from '../proxy-core/read-pump.js';
 import { SocketRelay, abort } from '../proxy-core/socket-relay.js';
 import { TlsSessionCache } from '../proxy-core/tls-session-cache.js';
-import type { ConnectionLabels, ProxyMetrics } from '../telemetry/proxy-metrics.js';
+import type { HttpTelemetry } from '../telemetry/http-telemetry.js';
+import type { ConnectionLabels, Destination, ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import { UNKNOWN_PEER } from '../telemetry/proxy-metrics.js';
 import { dialMtls } from './mtls-dial.js';
 import type { OutboundRoute, OutboundRouter } from './outbound-route.js';
@@ -21,6 +23,8 @@ export interface OutboundProxyOptions {
   readonly identity: TlsIdentitySource;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
+  /** HTTP awareness (request metrics, spans); undefined: every connection is opaque TCP. */
+  readonly http?: HttpTelemetry | undefined;
   /** TCP connect plus TLS handshake to the peer, ms. Default 10 000. */
   readonly connectTimeoutMs?: number;
   /** Offer TLS sessions for resumption (per destination, identity and local certificate). Default true. */
@@ -45,7 +49,7 @@ export class OutboundProxy {
 
   constructor(options: OutboundProxyOptions) {
     this.#options = options;
-    this.#log = options.logger.child({ direction: 'outbound' });
+    this.#log = options.logger.child({ direction: 'outbound', local: options.metrics.localIdentity });
     this.#tracker = new ConnectionTracker(options.metrics, options.metricsFlushIntervalMs);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#sessions = options.sessionResumption === false ? undefined : new TlsSessionCache();
@@ -104,12 +108,12 @@ export class OutboundProxy {
         return;
       case 'deny':
         this.#options.metrics.policyDenied('outbound', UNKNOWN_PEER, route.reason);
-        this.#log.warn({ reason: route.reason, detail: route.detail }, 'outbound connection refused by policy');
+        this.#log.warn({ event: 'policy_denied', reason: route.reason, peer: UNKNOWN_PEER, tls: 'plaintext', detail: route.detail }, 'outbound connection refused by policy');
         abort(app);
         return;
       case 'fail':
         this.#options.metrics.connectionFailed('outbound', route.reason);
-        this.#log.warn({ reason: route.reason, detail: route.detail }, 'outbound connection not forwarded');
+        this.#log.warn({ event: 'connection_failed', reason: route.reason, detail: route.detail }, 'outbound connection not forwarded');
         abort(app);
         return;
     }
@@ -120,7 +124,10 @@ export class OutboundProxy {
     const material = this.#options.identity.current();
     if (material === undefined) {
       metrics.handshakeFailed('outbound', 'no_local_certificate');
-      this.#log.warn({ dst: `${route.host}:${route.port}` }, 'outbound connection refused: no certificate yet');
+      this.#log.warn(
+        { event: 'handshake_failed', reason: 'no_local_certificate', peer: route.identity, tls: 'mtls', dst: `${route.host}:${route.port}`, ...destinationFields(route.destination) },
+        'outbound connection refused: no certificate yet',
+      );
       abort(app);
       return;
     }
@@ -133,14 +140,25 @@ export class OutboundProxy {
           this.#load.release(route.host, route.port);
           if (app.destroyed) return; // the app left first: nothing failed
           const error = failure?.error;
-          if (failure?.connected === false) {
+          const connectFailed = failure?.connected === false;
+          const reason = connectFailed ? connectFailureReason(error) : handshakeFailureReason(error);
+          if (connectFailed) {
             metrics.connectionFailed('outbound', connectFailureReason(error));
           } else {
             metrics.handshakeFailed('outbound', handshakeFailureReason(error));
           }
           this.#log.warn(
-            { dst: `${route.host}:${route.port}`, peer: route.identity, err: errorText(error), resumption: failure?.offeredSession },
-            failure?.connected === false ? 'outbound connect failed' : 'outbound mTLS handshake failed',
+            {
+              event: connectFailed ? 'connection_failed' : 'handshake_failed',
+              reason,
+              peer: route.identity,
+              tls: 'mtls',
+              dst: `${route.host}:${route.port}`,
+              ...destinationFields(route.destination),
+              err: errorText(error),
+              resumption: failure?.offeredSession,
+            },
+            connectFailed ? 'outbound connect failed' : 'outbound mTLS handshake failed',
           );
           abort(app);
           return;
@@ -151,9 +169,9 @@ export class OutboundProxy {
           success.socket.destroy();
           return;
         }
-        const labels = metrics.connectionLabels('outbound', route.identity, 'mtls');
-        this.#startRelay(connection, app, success.socket, labels, pump, () => this.#load.release(route.host, route.port));
-        this.#log.debug({ dst: `${route.host}:${route.port}`, peer: route.identity, resumed: success.resumed }, 'outbound mTLS connection');
+        const labels = metrics.connectionLabels('outbound', route.identity, 'mtls', route.destination);
+        this.#startRelay(connection, app, success.socket, labels, pump, route, route.identity, () => this.#load.release(route.host, route.port));
+        this.#log.debug({ event: 'connection_opened', dst: `${route.host}:${route.port}`, peer: route.identity, tls: 'mtls', resumed: success.resumed }, 'outbound mTLS connection');
       },
     );
     connection.sockets.push(upstream);
@@ -169,7 +187,10 @@ export class OutboundProxy {
       clearTimeout(timer);
       if (app.destroyed) return;
       metrics.connectionFailed('outbound', connectFailureReason(error));
-      this.#log.warn({ dst: `${route.host}:${route.port}`, err: errorText(error) }, 'outbound passthrough connect failed');
+      this.#log.warn(
+        { event: 'connection_failed', reason: connectFailureReason(error), tls: 'plaintext', dst: `${route.host}:${route.port}`, ...destinationFields(route.destination), err: errorText(error) },
+        'outbound passthrough connect failed',
+      );
       abort(app);
     };
     upstream.once('error', onError);
@@ -180,20 +201,43 @@ export class OutboundProxy {
         upstream.destroy();
         return;
       }
-      this.#startRelay(connection, app, upstream, metrics.connectionLabels('outbound', UNKNOWN_PEER, 'plaintext'), pump, () => {});
-      this.#log.debug({ dst: `${route.host}:${route.port}` }, 'outbound plaintext passthrough');
+      this.#startRelay(connection, app, upstream, metrics.connectionLabels('outbound', UNKNOWN_PEER, 'plaintext', route.destination), pump, route, undefined, () => {});
+      this.#log.debug({ event: 'connection_opened', dst: `${route.host}:${route.port}`, tls: 'plaintext' }, 'outbound plaintext passthrough');
     });
   }
 
-  #startRelay(connection: ProxyConnection, app: Socket, upstream: Socket, labels: ConnectionLabels, upstreamPump: ReadPump, onClosed: () => void): void {
-    const { metrics } = this.#options;
+  #startRelay(
+    connection: ProxyConnection,
+    app: Socket,
+    upstream: Socket,
+    labels: ConnectionLabels,
+    upstreamPump: ReadPump,
+    route: { readonly host: string; readonly port: number },
+    peer: string | undefined,
+    onClosed: () => void,
+  ): void {
+    const { metrics, http } = this.#options;
     metrics.connectionOpened(labels);
     connection.labels = labels;
-    connection.relay = new SocketRelay(app, upstream, (relay) => {
-      metrics.connectionClosed(labels);
-      this.#tracker.remove(connection);
-      onClosed();
-      if (relay.error !== undefined) this.#log.debug({ peer: labels.peerIdentity, err: errorText(relay.error) }, 'outbound connection ended with an error');
-    }, { peerPump: upstreamPump });
+    const observer = http?.observe({ labels, port: route.port, peerAddress: route.host });
+    connection.relay = new SocketRelay(
+      app,
+      upstream,
+      (relay) => {
+        metrics.connectionClosed(labels, connection.age());
+        this.#tracker.remove(connection);
+        onClosed();
+        observer?.close();
+        this.#log.info(
+          { ...connectionClosedFields(connection, relay, labels, peer, observer, http === undefined ? undefined : 'opaque_port'), dst: `${route.host}:${route.port}` },
+          'outbound connection closed',
+        );
+      },
+      { peerPump: upstreamPump, ...(observer === undefined ? {} : { tap: observer }) },
+    );
   }
+}
+
+function destinationFields(destination: Destination | undefined): Record<string, string> {
+  return destination === undefined ? {} : { dst_workload: destination.workload, dst_namespace: destination.namespace };
 }

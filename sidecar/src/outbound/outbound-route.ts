@@ -2,15 +2,16 @@ import type { Socket } from 'node:net';
 import type { MeshView } from '../mesh-view.js';
 import type { ConnectionFailureReason, PolicyDenialReason } from '../proxy-core/failure-reason.js';
 import { errorText } from '../proxy-core/failure-reason.js';
+import type { Destination } from '../telemetry/proxy-metrics.js';
 import { pickTarget } from './target-balancer.js';
 import type { TargetLoad } from './target-balancer.js';
 
 /** Where one outbound connection goes, decided before anything is dialled. */
 export type OutboundRoute =
   /** Mutual TLS to host:port; the server must prove `identity`. */
-  | { readonly kind: 'mtls'; readonly host: string; readonly port: number; readonly identity: string }
+  | { readonly kind: 'mtls'; readonly host: string; readonly port: number; readonly identity: string; readonly destination?: Destination }
   /** Plain TCP to an unmeshed destination. */
-  | { readonly kind: 'passthrough'; readonly host: string; readonly port: number }
+  | { readonly kind: 'passthrough'; readonly host: string; readonly port: number; readonly destination?: Destination }
   /** Refused by configuration (e.g. unmeshed destinations refused). */
   | { readonly kind: 'deny'; readonly reason: PolicyDenialReason; readonly detail: string }
   /** Cannot be forwarded (no original destination, no ready endpoint, discovery not synced). */
@@ -78,13 +79,15 @@ export function meshRouter(options: MeshRouterOptions): OutboundRouter {
         port = target.port;
       }
       const endpoint = meshView.endpoint(host);
+      // The workload behind the address, for metrics and logs, when discovery knows the pod.
+      const workload = endpoint === undefined ? {} : { destination: { workload: endpoint.workload, namespace: endpoint.namespace } };
       if (endpoint?.meshed === true && endpoint.identity !== '') {
-        return { kind: 'mtls', host, port, identity: endpoint.identity };
+        return { kind: 'mtls', host, port, identity: endpoint.identity, ...workload };
       }
       if (unmeshed === 'refuse') {
         return { kind: 'deny', reason: 'unmeshed_refused', detail: `${host}:${port} is not a meshed endpoint` };
       }
-      return { kind: 'passthrough', host, port };
+      return { kind: 'passthrough', host, port, ...workload };
     },
   };
 }

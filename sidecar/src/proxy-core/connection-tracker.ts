@@ -9,6 +9,8 @@ export class ProxyConnection {
   labels: ConnectionLabels | undefined;
   relay: SocketRelay | undefined;
   readonly sockets: Socket[];
+  /** performance.now() at accept: the start of the connection's duration. */
+  readonly acceptedAt = performance.now();
   #reportedSent = 0;
   #reportedReceived = 0;
 
@@ -27,6 +29,11 @@ export class ProxyConnection {
     this.#reportedSent = relay.localToPeer;
     this.#reportedReceived = relay.peerToLocal;
     metrics.addBytes(labels, sent, received);
+  }
+
+  /** Seconds since accept. */
+  age(): number {
+    return (performance.now() - this.acceptedAt) / 1000;
   }
 
   abort(): void {

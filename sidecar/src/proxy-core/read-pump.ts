@@ -24,6 +24,11 @@ export const PUMP_BUFFER_BYTES = 16 * 1024;
 export class ReadPump {
   /** Payload bytes read (and forwarded). */
   bytes = 0;
+  /**
+   * Sees each chunk before it is written (see RelayTap); dropped once it returns false.
+   * Undefined for opaque connections, which then pay one property check per read.
+   */
+  tap: ((chunk: Buffer) => boolean) | undefined = undefined;
   #buffer: Buffer | undefined = Buffer.allocUnsafe(PUMP_BUFFER_BYTES);
   #destination: Socket | undefined;
   #destinationEncrypts = false;
@@ -44,13 +49,17 @@ export class ReadPump {
     const early = this.#early;
     this.#early = undefined;
     if (early !== undefined) {
-      for (const chunk of early) destination.write(chunk);
+      for (const chunk of early) {
+        if (this.tap !== undefined && !this.tap(chunk)) this.tap = undefined;
+        destination.write(chunk);
+      }
     }
   }
 
   #onRead(nread: number, buffer: Buffer): boolean {
     this.bytes += nread;
     const destination = this.#destination;
+    if (this.tap !== undefined && destination !== undefined && !this.tap(buffer.subarray(0, nread))) this.tap = undefined;
     if (destination === undefined) {
       (this.#early ??= []).push(Buffer.from(buffer.subarray(0, nread)));
       return true;

@@ -9,7 +9,26 @@ export interface RelayOptions {
   readonly peerPump?: ReadPump;
   /** How long a side may take to flush after the other closed cleanly. Default 10 s. */
   readonly lingerMs?: number;
+  /**
+   * Sees the bytes of each direction before they are written (HTTP observation). Without
+   * one the relay is exactly the untapped fast path; with one, each direction drops back to
+   * it as soon as the tap returns false.
+   */
+  readonly tap?: RelayTap;
 }
+
+/**
+ * A passive observer of a relayed connection. Each call gets one chunk before it is
+ * forwarded; it may rewrite bytes in place (never the length), must not keep a reference
+ * to the chunk (a ReadPump reuses its buffer), and returns false to stop seeing that direction.
+ */
+export interface RelayTap {
+  fromLocal(chunk: Buffer): boolean;
+  fromPeer(chunk: Buffer): boolean;
+}
+
+/** Which end closed first, or why the relay ended. */
+export type RelayCloseCause = 'local_closed' | 'peer_closed' | 'error' | 'aborted';
 
 /**
  * Copies bytes both ways between two connected sockets: the local end (the app, or the
@@ -38,6 +57,8 @@ export class SocketRelay {
   readonly #localPump: ReadPump | undefined;
   readonly #peerPump: ReadPump | undefined;
   #open = 2;
+  #firstClosed: 'local' | 'peer' | undefined;
+  #aborted = false;
   readonly #onClosed: (relay: SocketRelay) => void;
   readonly #lingerMs: number;
 
@@ -49,22 +70,49 @@ export class SocketRelay {
     this.#localPump = options.localPump;
     this.#peerPump = options.peerPump;
 
+    const tap = options.tap;
     if (this.#localPump !== undefined) {
+      if (tap !== undefined) this.#localPump.tap = (chunk) => tap.fromLocal(chunk);
       this.#localPump.start(local, peer);
     } else {
-      local.on('data', (chunk: Buffer) => {
+      const forward = (chunk: Buffer) => {
         this.#localToPeer += chunk.length;
         if (!peer.write(chunk)) local.pause();
-      });
+      };
+      if (tap === undefined) {
+        local.on('data', forward);
+      } else {
+        const tapped = (chunk: Buffer) => {
+          if (!tap.fromLocal(chunk)) {
+            local.removeListener('data', tapped);
+            local.on('data', forward);
+          }
+          forward(chunk);
+        };
+        local.on('data', tapped);
+      }
       peer.on('drain', () => local.resume());
     }
     if (this.#peerPump !== undefined) {
+      if (tap !== undefined) this.#peerPump.tap = (chunk) => tap.fromPeer(chunk);
       this.#peerPump.start(peer, local);
     } else {
-      peer.on('data', (chunk: Buffer) => {
+      const forward = (chunk: Buffer) => {
         this.#peerToLocal += chunk.length;
         if (!local.write(chunk)) peer.pause();
-      });
+      };
+      if (tap === undefined) {
+        peer.on('data', forward);
+      } else {
+        const tapped = (chunk: Buffer) => {
+          if (!tap.fromPeer(chunk)) {
+            peer.removeListener('data', tapped);
+            peer.on('data', forward);
+          }
+          forward(chunk);
+        };
+        peer.on('data', tapped);
+      }
       local.on('drain', () => peer.resume());
     }
     local.on('end', () => endWritable(peer));
@@ -74,12 +122,12 @@ export class SocketRelay {
     };
     local.on('error', onError);
     peer.on('error', onError);
-    local.on('close', (hadError: boolean) => this.#closed(peer, hadError));
-    peer.on('close', (hadError: boolean) => this.#closed(local, hadError));
+    local.on('close', (hadError: boolean) => this.#closed('local', peer, hadError));
+    peer.on('close', (hadError: boolean) => this.#closed('peer', local, hadError));
     // Either may have closed before the relay started (an app that connected and left at
     // once): its 'close' was emitted already, so account for it here.
-    if (local.closed) queueMicrotask(() => this.#closed(peer, local.errored !== null));
-    if (peer.closed) queueMicrotask(() => this.#closed(local, peer.errored !== null));
+    if (local.closed) queueMicrotask(() => this.#closed('local', peer, local.errored !== null));
+    if (peer.closed) queueMicrotask(() => this.#closed('peer', local, peer.errored !== null));
     local.resume();
     peer.resume();
   }
@@ -94,14 +142,23 @@ export class SocketRelay {
     return this.#peerPump?.bytes ?? this.#peerToLocal;
   }
 
+  /** Why the relay ended: the first end to close, an error, or destroy(). Meaningful once closed. */
+  get closeCause(): RelayCloseCause {
+    if (this.error !== undefined) return 'error';
+    if (this.#aborted) return 'aborted';
+    return this.#firstClosed === 'peer' ? 'peer_closed' : 'local_closed';
+  }
+
   /** Closes both ends at once (shutdown past its grace period, or a policy change). */
   destroy(error?: Error): void {
     if (error !== undefined) this.error ??= error;
+    else if (this.#open > 0) this.#aborted = true;
     abort(this.local);
     abort(this.peer);
   }
 
-  #closed(other: Socket, hadError: boolean): void {
+  #closed(side: 'local' | 'peer', other: Socket, hadError: boolean): void {
+    this.#firstClosed ??= side;
     if (!other.destroyed) {
       if (hadError || this.error !== undefined) {
         abort(other);

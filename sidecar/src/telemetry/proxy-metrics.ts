@@ -5,21 +5,26 @@
 
 import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
 import type { ConnectionFailureReason, HandshakeFailureReason, PolicyDenialReason } from '../proxy-core/failure-reason.js';
+import { BoundedValues } from './bounded-values.js';
 
 export type ProxyDirection = 'inbound' | 'outbound';
 export type ProxyTls = 'mtls' | 'plaintext';
+/** What a connection's first bytes showed (see http-observe/protocol-detect.ts). */
+export type DetectedProtocol = 'http1' | 'h2' | 'opaque' | 'opaque_port';
 
 /** Metric names as the instruments are created; Prometheus adds `_total` to counters. */
 export const PROXY_METRIC_NAMES = Object.freeze({
   connectionsOpened: 'reseal_proxy_connections_opened',
   connectionsClosed: 'reseal_proxy_connections_closed',
   connectionsOpen: 'reseal_proxy_connections_open',
+  connectionDuration: 'reseal_proxy_connection_duration_seconds',
   sentBytes: 'reseal_proxy_sent_bytes',
   receivedBytes: 'reseal_proxy_received_bytes',
   handshakeDuration: 'reseal_proxy_tls_handshake_duration_seconds',
   handshakeFailures: 'reseal_proxy_tls_handshake_failures',
   policyDenials: 'reseal_proxy_policy_denials',
   connectionFailures: 'reseal_proxy_connection_failures',
+  protocolDetections: 'reseal_proxy_protocol_detections',
 });
 
 /** The peer label when the peer has no verified identity (plaintext, or before the handshake). */
@@ -27,37 +32,67 @@ export const UNKNOWN_PEER = 'unknown';
 /** The peer label once `maxPeerIdentities` distinct identities have been seen. */
 export const OTHER_PEER = 'other';
 
+/** The workload a connection goes to, as discovery names it. */
+export interface Destination {
+  readonly workload: string;
+  readonly namespace: string;
+}
+
 /** An interned label set for one connection: pass it back to the recording methods. */
 export interface ConnectionLabels {
   readonly direction: ProxyDirection;
   readonly peerIdentity: string;
   readonly tls: ProxyTls;
+  readonly localIdentity: string;
+  /** Outbound: the destination pod's workload; inbound: this pod's. 'unknown' when not known. */
+  readonly destinationWorkload: string;
+  readonly destinationNamespace: string;
   /** @internal the cached attribute object */
   readonly attributes: Attributes;
 }
 
 export interface ProxyMetrics {
-  connectionLabels(direction: ProxyDirection, peerIdentity: string, tls: ProxyTls): ConnectionLabels;
+  /** This workload's SPIFFE ID, the `local_identity` label of every connection series. */
+  readonly localIdentity: string;
+  /**
+   * The labels of one connection. `destination` defaults to the local workload for inbound
+   * (the `localWorkload` option) and to unknown for outbound.
+   */
+  connectionLabels(direction: ProxyDirection, peerIdentity: string, tls: ProxyTls, destination?: Destination): ConnectionLabels;
   connectionOpened(labels: ConnectionLabels): void;
-  connectionClosed(labels: ConnectionLabels): void;
+  /** `seconds`: from accept to the close of the last socket. */
+  connectionClosed(labels: ConnectionLabels, seconds: number): void;
   /** Payload bytes since the last call: `sent` toward the peer, `received` from it. */
   addBytes(labels: ConnectionLabels, sent: number, received: number): void;
   handshakeCompleted(direction: ProxyDirection, seconds: number): void;
   handshakeFailed(direction: ProxyDirection, reason: HandshakeFailureReason): void;
   policyDenied(direction: ProxyDirection, peerIdentity: string, reason: PolicyDenialReason): void;
   connectionFailed(direction: ProxyDirection, reason: ConnectionFailureReason): void;
+  protocolDetected(direction: ProxyDirection, protocol: DetectedProtocol): void;
 }
 
 export interface ProxyMetricsOptions {
   /** Distinct peer identities kept as label values; later ones are reported as "other". Default 256. */
   readonly maxPeerIdentities?: number;
+  /** Distinct destination workloads kept as label values; later ones are "other". Default 256. */
+  readonly maxDestinations?: number;
+  /** This workload's SPIFFE ID. Default 'unknown'. */
+  readonly localIdentity?: string;
+  /** This pod's workload (the destination of inbound connections), asked per new label set. */
+  readonly localWorkload?: () => Destination | undefined;
 }
 
 // Handshakes on a pod network take about a millisecond; the tail is what matters.
 const HANDSHAKE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// Connections live from a millisecond (one request, no keep-alive) to hours (pooled, streams).
+const CONNECTION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 14_400];
+
+const UNKNOWN_DESTINATION: Destination = Object.freeze({ workload: UNKNOWN_PEER, namespace: UNKNOWN_PEER });
 
 export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = {}): ProxyMetrics {
-  const maxPeers = options.maxPeerIdentities ?? 256;
+  const peers = new BoundedValues(options.maxPeerIdentities ?? 256, OTHER_PEER);
+  const destinations = new BoundedValues(options.maxDestinations ?? 256, OTHER_PEER);
+  const localIdentity = options.localIdentity || UNKNOWN_PEER;
   const opened: Counter = meter.createCounter(PROXY_METRIC_NAMES.connectionsOpened, {
     description: 'Proxied TCP connections accepted and forwarded',
   });
@@ -66,6 +101,11 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
   });
   const open: UpDownCounter = meter.createUpDownCounter(PROXY_METRIC_NAMES.connectionsOpen, {
     description: 'Proxied TCP connections open now',
+  });
+  const duration: Histogram = meter.createHistogram(PROXY_METRIC_NAMES.connectionDuration, {
+    description: 'Proxied TCP connection lifetime, from accept to close',
+    unit: 's',
+    advice: { explicitBucketBoundaries: CONNECTION_BUCKETS },
   });
   const sent: Counter = meter.createCounter(PROXY_METRIC_NAMES.sentBytes, {
     description: 'Payload bytes sent toward the peer (outbound: to the server; inbound: to the client)',
@@ -89,47 +129,67 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
   const connectionFailures: Counter = meter.createCounter(PROXY_METRIC_NAMES.connectionFailures, {
     description: 'Connections that could not be forwarded, by reason',
   });
+  const protocolDetections: Counter = meter.createCounter(PROXY_METRIC_NAMES.protocolDetections, {
+    description: 'Forwarded connections by the protocol their first bytes showed (http1, h2, opaque, opaque_port: detection skipped)',
+  });
 
-  const peers = new Set<string>();
   const labelCache = new Map<string, ConnectionLabels>();
   const reasonCache = new Map<string, Attributes>();
-
-  const boundedPeer = (identity: string): string => {
-    if (identity === '') return UNKNOWN_PEER;
-    if (peers.has(identity)) return identity;
-    if (peers.size >= maxPeers) return OTHER_PEER;
-    peers.add(identity);
-    return identity;
-  };
+  const protocolCache = new Map<string, Attributes>();
 
   const reasonAttributes = (kind: string, direction: ProxyDirection, reason: string, peer?: string): Attributes => {
     const key = `${kind}|${direction}|${reason}|${peer ?? ''}`;
     let attributes = reasonCache.get(key);
     if (attributes === undefined) {
-      attributes = Object.freeze(peer === undefined ? { direction, reason } : { direction, reason, peer_identity: peer });
+      attributes = Object.freeze(
+        peer === undefined ? { direction, reason, local_identity: localIdentity } : { direction, reason, peer_identity: peer, local_identity: localIdentity },
+      );
       reasonCache.set(key, attributes);
     }
     return attributes;
   };
 
   const directionOnly: Record<ProxyDirection, Attributes> = {
-    inbound: Object.freeze({ direction: 'inbound' }),
-    outbound: Object.freeze({ direction: 'outbound' }),
+    inbound: Object.freeze({ direction: 'inbound', local_identity: localIdentity }),
+    outbound: Object.freeze({ direction: 'outbound', local_identity: localIdentity }),
+  };
+
+  const boundedDestination = (destination: Destination | undefined): Destination => {
+    if (destination === undefined || (destination.workload === '' && destination.namespace === '')) return UNKNOWN_DESTINATION;
+    const namespace = destination.namespace || UNKNOWN_PEER;
+    const workload = destination.workload || UNKNOWN_PEER;
+    // One cap over the pair: a workload name means nothing without its namespace.
+    if (destinations.admit(`${namespace}/${workload}`) === OTHER_PEER) return { workload: OTHER_PEER, namespace: OTHER_PEER };
+    return { workload, namespace };
   };
 
   return {
-    connectionLabels(direction, peerIdentity, tls) {
-      const peer = boundedPeer(peerIdentity);
-      const key = `${direction}|${tls}|${peer}`;
+    localIdentity,
+    connectionLabels(direction, peerIdentity, tls, destination) {
+      const peer = peerIdentity === '' ? UNKNOWN_PEER : peers.admit(peerIdentity);
+      const raw = destination ?? (direction === 'inbound' ? options.localWorkload?.() : undefined);
+      const key = `${direction}|${tls}|${peer}|${raw?.namespace ?? ''}|${raw?.workload ?? ''}`;
       let labels = labelCache.get(key);
       if (labels === undefined) {
+        const dst = boundedDestination(raw);
         labels = Object.freeze({
           direction,
           peerIdentity: peer,
           tls,
-          attributes: Object.freeze({ direction, peer_identity: peer, tls }),
+          localIdentity,
+          destinationWorkload: dst.workload,
+          destinationNamespace: dst.namespace,
+          attributes: Object.freeze({
+            direction,
+            peer_identity: peer,
+            tls,
+            local_identity: localIdentity,
+            destination_workload: dst.workload,
+            destination_namespace: dst.namespace,
+          }),
         });
-        labelCache.set(key, labels);
+        // The key space is bounded by the caps above (an 'other' destination maps many raw keys to one label set, so cap the cache too).
+        if (labelCache.size < 4096) labelCache.set(key, labels);
       }
       return labels;
     },
@@ -137,9 +197,10 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
       opened.add(1, labels.attributes);
       open.add(1, labels.attributes);
     },
-    connectionClosed(labels) {
+    connectionClosed(labels, seconds) {
       closed.add(1, labels.attributes);
       open.add(-1, labels.attributes);
+      duration.record(seconds, labels.attributes);
     },
     addBytes(labels, sentBytes, receivedBytes) {
       if (sentBytes > 0) sent.add(sentBytes, labels.attributes);
@@ -152,10 +213,19 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
       handshakeFailures.add(1, reasonAttributes('hs', direction, reason));
     },
     policyDenied(direction, peerIdentity, reason) {
-      policyDenials.add(1, reasonAttributes('deny', direction, reason, boundedPeer(peerIdentity)));
+      policyDenials.add(1, reasonAttributes('deny', direction, reason, peerIdentity === '' ? UNKNOWN_PEER : peers.admit(peerIdentity)));
     },
     connectionFailed(direction, reason) {
       connectionFailures.add(1, reasonAttributes('fail', direction, reason));
+    },
+    protocolDetected(direction, protocol) {
+      const key = `${direction}|${protocol}`;
+      let attributes = protocolCache.get(key);
+      if (attributes === undefined) {
+        attributes = Object.freeze({ direction, protocol, local_identity: localIdentity });
+        protocolCache.set(key, attributes);
+      }
+      protocolDetections.add(1, attributes);
     },
   };
 }

@@ -17,7 +17,8 @@ import type { TlsIdentitySource, TlsMaterial } from '../../src/identity/tls-iden
 import type { EndpointInfo, MeshView, MtlsMode, ServiceTarget } from '../../src/mesh-view.js';
 import { createMeshSecureContext } from '../../src/proxy-core/mesh-tls-context.js';
 import { createProxyMetrics } from '../../src/telemetry/proxy-metrics.js';
-import type { ProxyMetrics } from '../../src/telemetry/proxy-metrics.js';
+import type { ProxyMetrics, ProxyMetricsOptions } from '../../src/telemetry/proxy-metrics.js';
+import type { Meter } from '@opentelemetry/api';
 
 export const TRUST_DOMAIN = 'cluster.local';
 
@@ -162,16 +163,18 @@ class TestReader extends MetricReader {
 
 export interface TestMetrics {
   readonly metrics: ProxyMetrics;
+  readonly meter: Meter;
   /** Sum of a counter's (or up-down counter's) points whose attributes include `match`. */
   sum(name: string, match?: Record<string, string>): Promise<number>;
   /** Count of a histogram's recordings whose attributes include `match`. */
   histogramCount(name: string, match?: Record<string, string>): Promise<number>;
 }
 
-export function testMetrics(): TestMetrics {
+export function testMetrics(options: ProxyMetricsOptions = {}): TestMetrics {
   const reader = new TestReader();
   const provider = new MeterProvider({ readers: [reader] });
-  const metrics = createProxyMetrics(provider.getMeter('test'));
+  const meter = provider.getMeter('test');
+  const metrics = createProxyMetrics(meter, options);
   const points = async (name: string, match: Record<string, string>): Promise<DataPoint<unknown>[]> => {
     const { resourceMetrics } = await reader.collect();
     const out: DataPoint<unknown>[] = [];
@@ -187,6 +190,7 @@ export function testMetrics(): TestMetrics {
   };
   return {
     metrics,
+    meter,
     async sum(name, match = {}) {
       return (await points(name, match)).reduce((total, point) => total + (point.value as number), 0);
     },
