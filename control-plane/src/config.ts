@@ -24,7 +24,7 @@ export interface ControlPlaneConfig {
   leaderElection: { leaseName: string; identity: string };
   mode:
     | { kind: 'kubernetes'; namespace: string; caSecretName: string }
-    | { kind: 'standalone'; tokensFile: string; caDir: string | undefined; topologyFile?: string };
+    | { kind: 'standalone'; tokensFile: string; caDir: string | undefined; topologyFile?: string; statusPage?: { port: number; targetsFile: string | undefined } };
 }
 
 export interface WebhookCertificateConfig {
@@ -60,6 +60,9 @@ export function parseConfig(env: Env): ControlPlaneConfig {
   // Discovery in standalone mode serves this file (JSON, see discovery/standalone-topology.ts).
   const topologyFile = env.RESEAL_STANDALONE_TOPOLOGY;
   if (topologyFile && !tokensFile) throw new ConfigError('RESEAL_STANDALONE_TOPOLOGY is for standalone mode, which needs RESEAL_STANDALONE_TOKENS too');
+  // Standalone: the status page (status-page/) on its own port, polling the sidecars named in RESEAL_STATUS_TARGETS.
+  const statusPort = env.RESEAL_STATUS_PORT ? integer(env, 'RESEAL_STATUS_PORT', 0, 0, 65535) : undefined;
+  if ((statusPort !== undefined || env.RESEAL_STATUS_TARGETS) && !tokensFile) throw new ConfigError('RESEAL_STATUS_PORT and RESEAL_STATUS_TARGETS are for standalone mode, which needs RESEAL_STANDALONE_TOKENS too');
   const webhookCertTtlSeconds = duration(env, 'RESEAL_WEBHOOK_CERT_TTL', 24 * 3600);
   // The API server re-reads caBundle at once, but kubelet takes a minute or two to update a
   // mounted Secret: half of the lifetime must leave the injector time to pick up the renewal.
@@ -100,7 +103,13 @@ export function parseConfig(env: Env): ControlPlaneConfig {
       identity: env.RESEAL_POD_NAME || hostname(),
     },
     mode: tokensFile
-      ? { kind: 'standalone', tokensFile, caDir: env.RESEAL_STANDALONE_CA_DIR, ...(topologyFile ? { topologyFile } : {}) }
+      ? {
+          kind: 'standalone',
+          tokensFile,
+          caDir: env.RESEAL_STANDALONE_CA_DIR,
+          ...(topologyFile ? { topologyFile } : {}),
+          ...(statusPort !== undefined ? { statusPage: { port: statusPort, targetsFile: env.RESEAL_STATUS_TARGETS || undefined } } : {}),
+        }
       : { kind: 'kubernetes', namespace, caSecretName: env.RESEAL_CA_SECRET ?? 'reseal-ca' },
   };
 }
