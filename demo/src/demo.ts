@@ -120,6 +120,7 @@ export async function runDemo(options: DemoOptions, print: Print): Promise<numbe
           RESEAL_TRUST_BUNDLE_FILE: files.trustBundleFile,
           RESEAL_CERT_TTL_SECONDS: String(options.certTtlSeconds),
           RESEAL_ADMIN_PORT: String(adminPort),
+          RESEAL_ADMIN_HOST: '127.0.0.1',
           RESEAL_EXPLICIT_CONFIG: explicitConfigFile,
           RESEAL_DRAIN_SECONDS: '1',
         },

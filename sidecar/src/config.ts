@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { TelemetryOptionsError, telemetryOptionsFromEnv, validateTrustDomain, workloadSpiffeId } from '@reseal/core';
 import type { TelemetryOptions } from '@reseal/core';
 import { DEFAULT_OPAQUE_PORTS } from './telemetry/http-telemetry.js';
@@ -16,6 +17,8 @@ export interface ProxyConfig {
   /** Renew after this fraction of a certificate's life (0.5 in production). */
   renewFraction: number;
   ports: { inbound: number; outbound: number; admin: number };
+  /** The admin server's address: every interface in a pod (kubelet probes it on the pod IP), loopback for the demo. */
+  adminHost: string;
   /** 'transparent': iptables capture; 'explicit': static listeners from a file, no root needed. */
   mode: { kind: 'transparent'; injectMode: 'full' | 'ingress' } | { kind: 'explicit'; configFile: string };
   unmeshedOutbound: 'passthrough' | 'refuse';
@@ -92,6 +95,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
       outbound: integer(env, 'RESEAL_OUTBOUND_PORT', 15001, 0, 65535),
       admin: integer(env, 'RESEAL_ADMIN_PORT', 15020, 0, 65535),
     },
+    adminHost: adminHost(env),
     mode: explicitFile ? { kind: 'explicit', configFile: explicitFile } : { kind: 'transparent', injectMode },
     unmeshedOutbound: unmeshed,
     appProbes,
@@ -142,4 +146,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ProxyConfigError(`${name}: "${raw}" is not an integer in ${min}..${max}`);
   return n;
+}
+
+function adminHost(env: Env): string {
+  const host = env.RESEAL_ADMIN_HOST ?? '0.0.0.0';
+  if (isIP(host) === 0) throw new ProxyConfigError(`RESEAL_ADMIN_HOST must be an IP address, got "${host}"`);
+  return host;
 }

@@ -80,6 +80,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
     metricsHandler: telemetry.metricsHandler,
     appProbes: parseAppProbes(config.appProbes),
     port: config.ports.admin,
+    host: config.adminHost,
   });
   const adminPort = await admin.start();
   await identity.start();
