@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { createCsr, generateWorkloadKeyPair } from '@reseal/core';
-import { startTestCluster, type TestCluster } from '@reseal/test-cluster';
+import { eventually, startTestCluster, type TestCluster } from '@reseal/test-cluster';
 import { pino } from 'pino';
 import { CertificateAuthority } from '../src/ca/certificate-authority.js';
 import { parseConfig } from '../src/config.js';
@@ -16,7 +16,6 @@ import { startControlPlane, type RunningControlPlane } from '../src/control-plan
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../src/trust-bundle/trust-bundle-publisher.js';
 import { TestIdentityClient } from './support/identity-client.js';
 import { serviceAccountJwt } from './support/jwt.js';
-import { eventually } from './support/eventually.js';
 
 const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
 let cluster: TestCluster;

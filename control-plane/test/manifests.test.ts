@@ -7,13 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { AdmissionregistrationV1Api, CoordinationV1Api, CoreV1Api, type V1Deployment, type V1PolicyRule } from '@kubernetes/client-node';
-import { startTestCluster, type TestCluster } from '@reseal/test-cluster';
+import { eventually as eventuallyWithin, startTestCluster, type TestCluster } from '@reseal/test-cluster';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.js';
 import { startControlPlane, type RunningControlPlane } from '../src/control-plane.js';
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../src/trust-bundle/trust-bundle-publisher.js';
 import { TestIdentityClient } from './support/identity-client.js';
-import { eventually as eventuallyWithin } from './support/eventually.js';
 
 // A whole control plane starting under its own RBAC takes longer than the other tests wait.
 const eventually = <T,>(what: string, fn: () => Promise<T | undefined> | T | undefined): Promise<T> => eventuallyWithin(what, fn, 20_000, 200);

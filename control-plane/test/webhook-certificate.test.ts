@@ -8,12 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { createServer, connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { AdmissionregistrationV1Api, CoordinationV1Api, CoreV1Api, type V1Secret } from '@kubernetes/client-node';
-import { startTestCluster, type TestCluster } from '@reseal/test-cluster';
+import { eventually, startTestCluster, type TestCluster } from '@reseal/test-cluster';
 import { pino } from 'pino';
 import { CertificateAuthority } from '../src/ca/certificate-authority.js';
 import { parseConfig } from '../src/config.js';
 import { startControlPlane, type RunningControlPlane } from '../src/control-plane.js';
-import { eventually } from './support/eventually.js';
 
 const NAMESPACE = 'reseal-system';
 const CONFIGURATION = 'reseal-injector';

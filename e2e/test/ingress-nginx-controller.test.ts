@@ -4,7 +4,6 @@
 // served host with the Secret's certificate → EndpointSlice changes → reloads.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
@@ -26,7 +25,7 @@ import type { ControllerConfig } from '../apps/ingress-nginx/config.js';
 import { startController, type Controller } from '../apps/ingress-nginx/controller.js';
 import { silentLog, type Log } from '../apps/ingress-nginx/log.js';
 import { selfSignedCertificate } from '../apps/ingress-nginx/work-dir.js';
-import { resolveWorkerUser } from '../apps/ingress-nginx/worker-user.js';
+import { testWorkerUser } from './support/ingress-worker-user.js';
 
 const RBAC = new URL('../apps/ingress-nginx/rbac.yaml', import.meta.url);
 
@@ -151,15 +150,7 @@ describe('ingress-nginx controller against a real API server', { timeout: 180_00
       },
     });
 
-    const workerUser = resolveWorkerUser({
-      uid: process.getuid!(),
-      gid: process.getgid!(),
-      user: 'nobody',
-      group: 'nogroup',
-      meshProxyUid: 1337,
-      passwd: readFileSync('/etc/passwd', 'utf8'),
-      groups: readFileSync('/etc/group', 'utf8'),
-    });
+    const workerUser = testWorkerUser();
     config = {
       ingressClass: 'nginx',
       workDir: join(workDir, 'nginx'),

@@ -4,7 +4,7 @@
 // config that `nginx -t` rejects, and no nginx left behind by a killed controller.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
@@ -19,7 +19,7 @@ import type { NginxModel } from '../apps/ingress-nginx/model.js';
 import { startNginx, testConfig, type NginxMaster, type NginxPaths } from '../apps/ingress-nginx/nginx-process.js';
 import { certificateFiles, renderConfig, type RenderOptions } from '../apps/ingress-nginx/render-config.js';
 import { atomicWrite, prepareWorkDir, selfSignedCertificate } from '../apps/ingress-nginx/work-dir.js';
-import { resolveWorkerUser } from '../apps/ingress-nginx/worker-user.js';
+import { testWorkerUser } from './support/ingress-worker-user.js';
 
 const NGINX = '/usr/sbin/nginx';
 const SHOP_CERT = 'c0ffee'.repeat(6);
@@ -121,15 +121,7 @@ describe('ingress-nginx with the real nginx', { timeout: 120_000 }, () => {
   before(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'ingress-nginx-test-'));
     paths = { binary: NGINX, workDir, confPath: join(workDir, 'nginx.conf') };
-    const workerUser = resolveWorkerUser({
-      uid: process.getuid!(),
-      gid: process.getgid!(),
-      user: 'nobody',
-      group: 'nogroup',
-      meshProxyUid: 1337,
-      passwd: readFileSync('/etc/passwd', 'utf8'),
-      groups: readFileSync('/etc/group', 'utf8'),
-    });
+    const workerUser = testWorkerUser();
     render = {
       workDir,
       httpPort: await freePort(),

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1MutatingWebhook, type V1Pod } from '@kubernetes/client-node';
 import { generateWorkloadKeyPair } from '@reseal/core';
-import { startTestCluster, type TestCluster } from '@reseal/test-cluster';
+import { eventually, startTestCluster, type TestCluster } from '@reseal/test-cluster';
 import { startTestWebhook, type RunningTestWebhook } from './support/webhook-harness.js';
 
 const MESHED = 'meshed';
@@ -52,21 +52,6 @@ function pod(name: string, extra: { labels?: Record<string, string>; annotations
   };
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 /** The client returns class instances; deepStrictEqual compares prototypes too. */
 const plain = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 const names = (list: { name: string }[] | undefined): string[] => (list ?? []).map((c) => c.name);
@@ -108,7 +93,7 @@ before(async () => {
   await eventually('the webhook to be active', async () => {
     const probe = await core.createNamespacedPod({ namespace: MESHED, body: pod('activation-probe'), dryRun: 'All' });
     return probe.spec?.initContainers?.length ? true : undefined;
-  });
+  }, 20_000, 200);
 });
 
 after(async () => {
@@ -225,7 +210,7 @@ describe('reinvocation', () => {
     await eventually('the second webhook to be active', async () => {
       const probe = await core.createNamespacedPod({ namespace: MESHED, body: pod('reinvoke-probe'), dryRun: 'All' });
       return probe.metadata?.annotations?.['example.com/audited'] ? true : undefined;
-    });
+    }, 20_000, 200);
 
     await core.createNamespacedPod({ namespace: MESHED, body: pod('reinvoked') });
     const stored = await core.readNamespacedPod({ namespace: MESHED, name: 'reinvoked' });

@@ -28,6 +28,13 @@ const server = createServer((request, response) => {
     response.writeHead(200).end('liveness will fail\n');
     return;
   }
+  // GET /status/503 answers 503: errors on demand, for the dashboards' 5xx panels.
+  const status = /^\/status\/([1-5]\d\d)$/.exec(url.pathname);
+  if (status && Number(status[1]) >= 200) {
+    request.resume();
+    response.writeHead(Number(status[1]), { 'content-type': 'text/plain' }).end(`status ${status[1]}\n`);
+    return;
+  }
   if (url.pathname.startsWith('/seen/')) {
     const record = seen.get(decodeURIComponent(url.pathname.slice('/seen/'.length)));
     response.writeHead(record ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(record ?? { seen: false }));

@@ -6,7 +6,9 @@
 import { mkdir, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { startTestCluster, type TestCluster } from '@reseal/test-cluster';
+import { eventually, startTestCluster, type TestCluster } from '@reseal/test-cluster';
+
+export { eventually };
 import { createNodeNetwork, startPodRunner, type NodeNetwork, type PodRunner } from '../runner/index.js';
 import { startDeploymentController, type DeploymentController } from './deployment-controller.js';
 import { startEndpointsController, type EndpointsController } from './endpoints-controller.js';
@@ -41,21 +43,6 @@ export interface MeshE2e {
 
 export function isPodReady(pod: V1Pod): boolean {
   return !pod.metadata?.deletionTimestamp && (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
-}
-
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
 export async function startMeshE2e(options: MeshE2eOptions): Promise<MeshE2e> {
@@ -131,7 +118,7 @@ export async function startMeshE2e(options: MeshE2eOptions): Promise<MeshE2e> {
     await eventually('the webhook configuration to carry the caBundle', async () => {
       const config = await admission.readMutatingWebhookConfiguration({ name: 'reseal-injector' });
       return config.webhooks?.every((w) => w.clientConfig.caBundle) ? true : undefined;
-    });
+    }, 60_000, 250);
     log('mesh installed');
 
     return { cluster, runner, network, kubeConfig, core, kubectl, deployments, logDir: options.logDir, log, waitForPod, stop };
