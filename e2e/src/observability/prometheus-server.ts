@@ -27,6 +27,8 @@ export interface PrometheusServer {
   readonly url: string;
   /** Instant query; rejects on a PromQL error with Prometheus' message. */
   query(expr: string): Promise<PromSample[]>;
+  /** The `data` of an instant query as Prometheus returns it (any result type), for diagnostics. */
+  queryRaw(expr: string): Promise<unknown>;
   activeTargets(): Promise<PromTarget[]>;
   /** Every metric name in the TSDB. */
   metricNames(): Promise<string[]>;
@@ -131,6 +133,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       if (data.resultType === 'scalar') return [{ metric: {}, value: data.result as [number, string] }];
       return data.result as PromSample[];
     },
+    queryRaw: (expr) => api<unknown>(`/api/v1/query?query=${encodeURIComponent(expr)}`),
     activeTargets: async () => (await api<{ activeTargets: PromTarget[] }>('/api/v1/targets?state=active')).activeTargets,
     metricNames: () => api<string[]>('/api/v1/label/__name__/values'),
     stop,
