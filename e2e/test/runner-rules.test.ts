@@ -263,9 +263,17 @@ describe('volumes, hosts file, status, tokens', () => {
       addCapabilities: ['NET_ADMIN'],
       noNewPrivileges: true,
       setprivPath: '/usr/bin/setpriv',
+      keepVisible: [{ path: '/tmp/checkout', stage: '/var/tmp/x/keep-visible-0' }],
     };
     const start = startScript(spec, '/var/tmp/x/enter.sh');
     assert.match(start, /mount --bind '\/var\/tmp\/x\/volumes\/it'\\''s' '\/var\/run\/secrets\/x'/);
+    // A checkout under /tmp is parked before /tmp is replaced and bound back after the volumes.
+    const lines = start.split('\n');
+    const park = lines.indexOf("mount --bind '/tmp/checkout' '/var/tmp/x/keep-visible-0'");
+    const tmpfs = lines.findIndex((l) => l.includes('tmpfs /tmp'));
+    const volume = lines.findIndex((l) => l.includes("'/var/run/secrets/x'") && l.startsWith('mount --bind'));
+    const restore = lines.indexOf("mount --bind '/var/tmp/x/keep-visible-0' '/tmp/checkout'");
+    assert.ok(park >= 0 && park < tmpfs && tmpfs < volume && volume < restore, start);
     assert.match(start, /mount -o remount,bind,ro '\/var\/run\/secrets\/x'/);
     assert.match(enterScript(spec), /'\/usr\/bin\/setpriv' --reuid=1000 --regid=1000 --clear-groups --inh-caps=\+net_admin --ambient-caps=\+net_admin --no-new-privs -- "\$@"/);
     assert.equal(envFileContents({ A: '1', B: 'x=y' }), 'A=1\0B=x=y\0');

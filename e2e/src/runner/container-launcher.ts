@@ -32,6 +32,12 @@ export interface LaunchSpec {
   addCapabilities: string[];
   noNewPrivileges: boolean;
   setprivPath: string;
+  /**
+   * Host directories under /tmp or /run that must stay visible (the repository the image
+   * table runs from may be checked out under /tmp), each with an empty staging dir outside
+   * both where start.sh parks it while it replaces /tmp and /run.
+   */
+  keepVisible: { path: string; stage: string }[];
 }
 
 export function shellQuote(word: string): string {
@@ -46,6 +52,7 @@ export function startScript(spec: LaunchSpec, enterScriptPath: string): string {
     'set -euo pipefail',
     `fail() { echo "reseal-e2e pod runner (${spec.label.replace(/["$`\\]/g, '')}): $*" >&2; exit 126; }`,
     `hostname ${q(spec.hostname)}`,
+    ...spec.keepVisible.map((k) => `mount --bind ${q(k.path)} ${q(k.stage)}`),
     'mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run',
     'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp',
     `mount --bind ${q(spec.hostsFile)} /etc/hosts`,
@@ -67,6 +74,8 @@ export function startScript(spec: LaunchSpec, enterScriptPath: string): string {
     );
     if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${dst}`);
   }
+  // Last, so that a volume mounted on /tmp does not hide them again.
+  for (const k of spec.keepVisible) lines.push(`mkdir -p ${q(k.path)}`, `mount --bind ${q(k.stage)} ${q(k.path)}`);
   lines.push(`exec /bin/bash ${q(enterScriptPath)} "$@"`);
   return `${lines.join('\n')}\n`;
 }

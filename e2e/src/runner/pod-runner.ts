@@ -1,9 +1,10 @@
 // The kubelet stand-in: watches Pods (and the ConfigMaps, Secrets and EndpointSlices they
 // depend on) and realises each one with a PodWorker on the node network.
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   CoreV1Api,
   DiscoveryV1Api,
@@ -45,6 +46,12 @@ export interface PodRunnerOptions {
   restartBackoff?: BackoffOptions;
   /** Cap on terminationGracePeriodSeconds, ms (default 10 000). */
   maxTerminationGraceMs?: number;
+  /**
+   * Host paths the image table runs from. Containers get private /tmp and /run; those of
+   * these paths that lie there are bound back in. Default: the repository holding this
+   * runner and the Node binary's directory.
+   */
+  hostPaths?: string[];
 }
 
 export interface PodRunner {
@@ -174,6 +181,7 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     backoff: options.restartBackoff ?? DEFAULT_BACKOFF,
     maxGraceMs: options.maxTerminationGraceMs ?? 10_000,
     setprivPath,
+    keepVisible: coveredHostPaths(options.hostPaths ?? [fileURLToPath(new URL('../../../', import.meta.url)), dirname(realpathSync(process.execPath))]),
   };
 
   async function confirmDeletionOfUnrealised(pod: V1Pod): Promise<void> {
@@ -328,4 +336,10 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     },
   };
   return runner;
+}
+
+/** The given paths that a container's private /tmp or /run would hide, without nested duplicates. */
+function coveredHostPaths(paths: string[]): string[] {
+  const covered = [...new Set(paths.map((p) => resolve(realpathSync(p))))].filter((p) => /^\/(tmp|run)\//.test(`${p}/`) && p !== '/tmp' && p !== '/run');
+  return covered.filter((p) => !covered.some((other) => other !== p && p.startsWith(`${other}/`)));
 }

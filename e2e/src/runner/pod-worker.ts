@@ -38,6 +38,8 @@ export interface PodWorkerDeps {
   /** Upper bound for terminationGracePeriodSeconds (ms). */
   maxGraceMs: number;
   setprivPath: string;
+  /** Host directories under /tmp or /run that containers must still see (PodRunnerOptions.hostPaths). */
+  keepVisible: string[];
 }
 
 type TerminationCause = 'deleted' | 'gone' | 'stop';
@@ -394,8 +396,10 @@ export class PodWorker {
       addCapabilities: c.spec.securityContext?.capabilities?.add ?? [],
       noNewPrivileges: c.spec.securityContext?.allowPrivilegeEscalation === false,
       setprivPath: this.deps.setprivPath,
+      keepVisible: this.deps.keepVisible.map((path, i) => ({ path, stage: join(c.dir, `keep-visible-${i}`) })),
     };
     await mkdir(c.dir, { recursive: true, mode: 0o700 });
+    for (const k of spec.keepVisible) await mkdir(k.stage, { recursive: true });
     await writeFile(spec.envFile, envFileContents(envResult.env), { mode: 0o600 });
     await writeFile(c.enterScriptPath, enterScript(spec), { mode: 0o700 });
     const startPath = join(c.dir, 'start.sh');
