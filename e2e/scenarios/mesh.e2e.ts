@@ -297,7 +297,7 @@ describe('after the run', () => {
     assert.deepEqual(netns, []);
     assert.notEqual(spawnSync('ip', ['link', 'show', 'rse2e0']).status, 0, 'the bridge is gone');
     // The entry points of the images (see src/harness/images.ts) and nginx's work dir.
-    const leftovers = spawnSync('pgrep', ['-af', 'e2e/apps/|/bin/reseal-(proxy|init|control-plane|injector)\\.js|nginx: master'], { encoding: 'utf8' }).stdout.trim();
+    const leftovers = spawnSync('pgrep', ['-af', 'e2e/apps/|/bin/reseal-(init|control-plane|injector)\\.js|dist/reseal-proxy\\.mjs|nginx: master'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(leftovers, '', 'no process of the run is left');
   });
 });

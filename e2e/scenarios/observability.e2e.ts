@@ -327,7 +327,7 @@ describe('after the observability run', () => {
     const netns = readdirSync('/run/netns', { withFileTypes: true }).map((d) => d.name).filter((n) => n.startsWith('rse2e'));
     assert.deepEqual(netns, []);
     assert.notEqual(spawnSync('ip', ['link', 'show', 'rse2e0']).status, 0, 'the bridge is gone');
-    const leftovers = spawnSync('pgrep', ['-af', 'e2e/apps/|/bin/reseal-(proxy|init|control-plane|injector)\\.js|nginx: master|reseal-e2e-prometheus-'], { encoding: 'utf8' }).stdout.trim();
+    const leftovers = spawnSync('pgrep', ['-af', 'e2e/apps/|/bin/reseal-(init|control-plane|injector)\\.js|dist/reseal-proxy\\.mjs|nginx: master|reseal-e2e-prometheus-'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(leftovers, '', 'no process of the run is left');
   });
 });

@@ -37,6 +37,8 @@
 // with more, each figure is the median over rounds), RESEAL_BENCH_PROFILE=1 (write
 // --cpu-prof profiles of both Reseal processes to bench/.bin/profiles),
 // RESEAL_BENCH_NODE_FLAGS (node flags for the Reseal processes, default --max-semi-space-size=1).
+// The Reseal processes get MALLOC_ARENA_MAX=2, as the image sets it (unless the environment
+// has its own).
 // Needs Go and HAProxy (Debian: apt-get install -y haproxy). Every process it starts is
 // stopped on exit, on failure and on a watchdog after 170 s.
 
@@ -67,6 +69,8 @@ const PROFILE = process.env.RESEAL_BENCH_PROFILE === '1';
 const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=1'];
 const EXTRA_NODE_FLAGS = process.env.RESEAL_BENCH_NODE_FLAGS === undefined ? DEFAULT_NODE_FLAGS : process.env.RESEAL_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
 const USE_TSX = process.env.RESEAL_BENCH_LOADER === 'tsx';
+// As sidecar/Dockerfile: one malloc arena per V8 worker thread costs ~5 MB of RSS.
+const PROXY_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
 const WATCHDOG_MS = 170_000;
 const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/client';
 const SERVER_ID = 'spiffe://cluster.local/ns/bench/sa/server';
@@ -125,8 +129,8 @@ const watchdog = setTimeout(() => {
 }, WATCHDOG_MS);
 watchdog.unref();
 
-function start(command: string, args: string[], name: string, options: { cwd?: string } = {}): ChildProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd ?? SIDECAR });
+function start(command: string, args: string[], name: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd ?? SIDECAR, env: options.env ?? process.env });
   children.add(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -300,7 +304,7 @@ async function startReseal(dir: string, ca: CertificateAuthority, originPort: nu
     join(dir, `${name}-inbound.json`),
     JSON.stringify({ ...server, metrics: telemetry, trustBundlePem: ca.trustBundlePem, listeners: [{ direction: 'inbound', listen: '127.0.0.1:0', appPort: originPort }] }),
   );
-  const inbound = start(process.execPath, [...nodeFlags, script, join(dir, `${name}-inbound.json`)], `${name} inbound`);
+  const inbound = start(process.execPath, [...nodeFlags, script, join(dir, `${name}-inbound.json`)], `${name} inbound`, { env: PROXY_ENV });
   const inboundPort = Number((await waitForLine(inbound, /ready (\d+)/, `${name} inbound`))[1]);
   const client = issue(ca, CLIENT_ID);
   writeFileSync(
@@ -312,7 +316,7 @@ async function startReseal(dir: string, ca: CertificateAuthority, originPort: nu
       listeners: [{ direction: 'outbound', listen: '127.0.0.1:0', destination: `127.0.0.1:${inboundPort}`, expectedIdentity: SERVER_ID }],
     }),
   );
-  const outbound = start(process.execPath, [...nodeFlags, script, join(dir, `${name}-outbound.json`)], `${name} outbound`);
+  const outbound = start(process.execPath, [...nodeFlags, script, join(dir, `${name}-outbound.json`)], `${name} outbound`, { env: PROXY_ENV });
   const outboundPort = Number((await waitForLine(outbound, /ready (\d+)/, `${name} outbound`))[1]);
   await checkMeshHop(name, inboundPort, ca, client);
   return { name, port: outboundPort, pids: [outbound.pid!, inbound.pid!] };
@@ -462,7 +466,7 @@ async function main(): Promise<void> {
   }
   const haproxyVersion = execFileSync('haproxy', ['-v']).toString().split('\n')[0]!.trim();
   log(`reseal proxy bench: node ${process.version} (OpenSSL ${process.versions.openssl}), ${haproxyVersion}, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} round(s)`);
-  log(`  reseal processes: node ${[...EXTRA_NODE_FLAGS, USE_TSX ? '--import tsx bench/proxy-process.ts' : 'bench/.bin/reseal-proxy.mjs'].join(' ')}; haproxy: nbthread 1, mode tcp`);
+  log(`  reseal processes: MALLOC_ARENA_MAX=${PROXY_ENV.MALLOC_ARENA_MAX} node ${[...EXTRA_NODE_FLAGS, USE_TSX ? '--import tsx bench/proxy-process.ts' : 'bench/.bin/reseal-proxy.mjs'].join(' ')}; haproxy: nbthread 1, mode tcp`);
   const loadgen = buildLoadgen();
   workDir = mkdtempSync(join(tmpdir(), 'reseal-proxy-bench-'));
   const ca = CertificateAuthority.generate({ trustDomain: 'cluster.local' });

@@ -21,11 +21,12 @@ export const E2E_IMAGES: ImageTable = {
     entrypoint: [],
     cmd: ['reseal-proxy'],
     commands: {
-      'reseal-proxy': [node, `${repo}sidecar/bin/reseal-proxy.js`],
+      // As the image's /usr/local/bin/reseal-proxy: the bundle `npm run build` makes.
+      'reseal-proxy': [node, '--max-semi-space-size=1', `${repo}sidecar/dist/reseal-proxy.mjs`],
       'reseal-init': [node, `${repo}sidecar/bin/reseal-init.js`],
       node: [node],
     },
-    env: runtimeEnv('sidecar'),
+    env: { ...runtimeEnv('sidecar'), MALLOC_ARENA_MAX: '2' },
     uid: 1337,
     gid: 1337,
     workingDir: `${repo}sidecar`,
