@@ -65,7 +65,8 @@ const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 const IMAGES = [
   { dockerfile: 'control-plane/Dockerfile', workspace: 'control-plane', user: '65532:65532', bins: ['control-plane/bin/reseal-control-plane.js'] },
   { dockerfile: 'injector/Dockerfile', workspace: 'injector', user: '65532:65532', bins: ['injector/bin/reseal-injector.js'] },
-  { dockerfile: 'sidecar/Dockerfile', workspace: 'sidecar', user: '1337:1337', bins: ['sidecar/bin/reseal-proxy.js', 'sidecar/bin/reseal-init.js'] },
+  // reseal-proxy runs the bundle (dist/reseal-proxy.mjs, checked below); reseal-init its bin.
+  { dockerfile: 'sidecar/Dockerfile', workspace: 'sidecar', user: '1337:1337', bins: ['sidecar/bin/reseal-init.js'] },
 ] as const;
 
 for (const image of IMAGES) {
@@ -132,6 +133,13 @@ test('sidecar image: iptables installed, the addon built in the build stage, res
   assert.match(runs(build), /sidecar\/build\/Release\/original_dst\.node/);
   assert.match(runs(final), /apt-get install -y --no-install-recommends iptables/);
   for (const name of ['reseal-proxy', 'reseal-init']) assert.match(runs(final), new RegExp(`/usr/local/bin/${name}\\b`));
+  // reseal-proxy is the esbuild bundle, made in its own stage from the sources by build-dist.mjs.
+  const bundle = stages.find((stage) => stage.name === 'bundle');
+  assert.ok(bundle, 'a bundle stage');
+  assert.match(runs(bundle), /node sidecar\/build-dist\.mjs/);
+  assert.ok(final.instructions.some((i) => i.keyword === 'COPY' && i.args === '--from=bundle /app/sidecar/dist /app/sidecar/dist'));
+  assert.match(runs(final), /exec node [^"]*\/app\/sidecar\/dist\/reseal-proxy\.mjs/);
+  assert.match(readFileSync(join(ROOT, 'sidecar/build-dist.mjs'), 'utf8'), /join\(SIDECAR, 'dist', 'reseal-proxy\.mjs'\)/);
   assert.equal(final.instructions.find((i) => i.keyword === 'CMD')?.args, '["reseal-proxy"]');
   assert.ok(existsSync(join(ROOT, 'sidecar/binding.gyp')));
   const addon = readFileSync(join(ROOT, 'sidecar/src/capture/original-destination.ts'), 'utf8');

@@ -13,15 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { readPcapTcp, reassemble, tlsRecordTypes } from '@reseal/test-cluster';
 import { edgeRequest, startSteadyLoad, type EdgeTarget } from '../src/harness/edge-client.js';
-import { makeEdgeTls } from '../src/harness/edge-tls.js';
 import { errorMessage } from '../src/harness/deployment-controller.js';
 import { REPO_ROOT } from '../src/harness/images.js';
 import { eventually, isPodReady, MESH_NAMESPACE, startMeshE2e, type MeshE2e } from '../src/harness/mesh-e2e.js';
+import { deployShop, WORKLOADS_DIR as WORKLOADS } from '../src/harness/shop-workloads.js';
 
 const CERT_TTL_SECONDS = 60;
-const SHOP_HOST = 'shop.example';
 const INGRESS_ID = 'spiffe://cluster.local/ns/ingress/sa/ingress-nginx';
-const WORKLOADS = join(REPO_ROOT, 'e2e/scenarios/workloads');
 const logDir = join(REPO_ROOT, 'e2e/.logs', new Date().toISOString().replace(/[:.]/g, '-'));
 
 let mesh: MeshE2e;
@@ -83,18 +81,7 @@ async function readyPod(namespace: string, selector: string, timeoutMs = 120_000
 describe('Reseal end to end', { timeout: 14 * 60_000 }, () => {
   before(async () => {
     mesh = await startMeshE2e({ certTtlSeconds: CERT_TTL_SECONDS, logDir });
-    const tls = await makeEdgeTls(SHOP_HOST);
-    // The controller's Namespace comes first, then its ServiceAccount and RBAC; the
-    // Deployment's pod is created (and admitted) once its ServiceAccount exists.
-    await mesh.kubectl(['apply', '-f', join(WORKLOADS, 'ingress.yaml'), '-f', join(REPO_ROOT, 'e2e/apps/ingress-nginx/rbac.yaml')]);
-    await mesh.kubectl(['apply', '-f', join(WORKLOADS, 'shop.yaml'), '-f', join(WORKLOADS, 'outside.yaml')]);
-    await mesh.core.createNamespacedSecret({
-      namespace: 'shop',
-      body: { metadata: { name: 'shop-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': tls.certPem, 'tls.key': tls.keyPem } },
-    });
-    ingressPod = await readyPod('ingress', 'app.kubernetes.io/name=ingress-nginx', 180_000);
-    web = await readyPod('shop', 'app=web', 180_000);
-    edge = { address: podIp(ingressPod), port: 443, host: SHOP_HOST, caPem: tls.caPem };
+    ({ ingressPod, web, edge } = await deployShop(mesh));
   });
 
   after(async () => {

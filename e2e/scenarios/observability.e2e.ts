@@ -16,9 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { edgeRequest, type EdgeTarget } from '../src/harness/edge-client.js';
-import { makeEdgeTls } from '../src/harness/edge-tls.js';
 import { REPO_ROOT } from '../src/harness/images.js';
 import { eventually, isPodReady, MESH_NAMESPACE, startMeshE2e, type MeshE2e } from '../src/harness/mesh-e2e.js';
+import { deployShop, WORKLOADS_DIR as WORKLOADS } from '../src/harness/shop-workloads.js';
 import { loadDashboards, metricNames, substituteVariables, variableAsQuery, type TemplateValues } from '../src/observability/dashboard-queries.js';
 import { startPodDiscovery, type PodDiscoveryServer } from '../src/observability/pod-discovery.js';
 import { startPrometheus, type PrometheusServer, type PromTarget } from '../src/observability/prometheus-server.js';
@@ -26,8 +26,6 @@ import { DASHBOARDS_DIR, hasKubernetesDiscovery, renderPrometheusConfig, type Di
 
 const CERT_TTL_SECONDS = 60;
 const SCRAPE_INTERVAL_SECONDS = 2;
-const SHOP_HOST = 'shop.example';
-const WORKLOADS = join(REPO_ROOT, 'e2e/scenarios/workloads');
 const logDir = join(REPO_ROOT, 'e2e/.logs', `observability-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 
 let mesh: MeshE2e | undefined;
@@ -188,16 +186,7 @@ describe('Reseal dashboards against a real Prometheus', { timeout: 8 * 60_000 },
     // before the workloads' admissions and first certificates, the sidecars before traffic.
     await scrapedAfter(prometheusStartedAt, { 'reseal-control-plane': 1, 'reseal-injector': 1 });
 
-    const tls = await makeEdgeTls(SHOP_HOST);
-    await mesh.kubectl(['apply', '-f', join(WORKLOADS, 'ingress.yaml'), '-f', join(REPO_ROOT, 'e2e/apps/ingress-nginx/rbac.yaml')]);
-    await mesh.kubectl(['apply', '-f', join(WORKLOADS, 'shop.yaml'), '-f', join(WORKLOADS, 'outside.yaml')]);
-    await mesh.core.createNamespacedSecret({
-      namespace: 'shop',
-      body: { metadata: { name: 'shop-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': tls.certPem, 'tls.key': tls.keyPem } },
-    });
-    const ingressPod = await readyPod('ingress', 'app.kubernetes.io/name=ingress-nginx');
-    web = await readyPod('shop', 'app=web');
-    edge = { address: podIp(ingressPod), port: 443, host: SHOP_HOST, caPem: tls.caPem };
+    ({ web, edge } = await deployShop(mesh));
     await readyPod('shop', 'app=intruder');
     await scrapedAfter(Date.now(), { 'reseal-proxy': 3 });
     mesh.log(`observability: workloads ready and scraped at ${elapsed()}`);
