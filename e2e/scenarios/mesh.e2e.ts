@@ -177,8 +177,10 @@ describe('Reseal end to end', { timeout: 14 * 60_000 }, () => {
     assert.ok((await curlFrom(intruder, 'toolbox', `http://${podIp(web)}:8080/before`, before)).ok, 'without a policy every meshed identity is allowed');
 
     await mesh.kubectl(['apply', '-f', join(WORKLOADS, 'web-policy.yaml')]);
+    // The policy reaches the web sidecar through discovery: until then the intruder still gets in.
+    await eventually('the intruder to be refused', async () => (!(await curlFrom(intruder, 'toolbox', `http://${podIp(web)}:8080/denied`, `intruder-probe-${randomUUID()}`)).ok ? true : undefined), 30_000, 500);
     const denied = `intruder-denied-${randomUUID()}`;
-    await eventually('the intruder to be refused', async () => (!(await curlFrom(intruder, 'toolbox', `http://${podIp(web)}:8080/denied`, denied)).ok ? true : undefined), 30_000, 500);
+    assert.equal((await curlFrom(intruder, 'toolbox', `http://${podIp(web)}:8080/denied`, denied)).ok, false, 'refused');
     assert.equal(await webAppSaw(denied), false, 'the app never saw the refused request');
     const metrics = await sidecarMetrics(web);
     assert.ok(metricValue(metrics, 'reseal_proxy_policy_denials_total', { peer_identity: 'spiffe://cluster.local/ns/shop/sa/intruder' }) > 0, 'the denial is counted with the caller identity');

@@ -6,7 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { EdgeTarget } from './edge-client.js';
 import { makeEdgeTls } from './edge-tls.js';
 import { REPO_ROOT } from './images.js';
-import { isPodReady, type MeshE2e } from './mesh-e2e.js';
+import { eventually, isPodReady, type MeshE2e } from './mesh-e2e.js';
 
 export const SHOP_HOST = 'shop.example';
 export const WORKLOADS_DIR = join(REPO_ROOT, 'e2e/scenarios/workloads');
@@ -30,5 +30,21 @@ export async function deployShop(mesh: MeshE2e, timeoutMs = 180_000): Promise<Sh
   });
   const ingressPod = await mesh.waitForPod('ingress', 'app.kubernetes.io/name=ingress-nginx', isPodReady, timeoutMs);
   const web = await mesh.waitForPod('shop', 'app=web', isPodReady, timeoutMs);
+  // Ready in the API is not yet routed: the EndpointSlice, then nginx's reload follow. Wait on
+  // the controller's model rather than on a request, which would open the upstream
+  // connection before a scenario can watch it.
+  const webAddress = `${web.status?.podIP}:8080`;
+  await eventually(
+    `nginx to route to ${webAddress}`,
+    async () => {
+      const response = await fetch(`http://${ingressPod.status?.podIP}:10254/debug/model`, { signal: AbortSignal.timeout(3000) });
+      const status = (await response.json()) as { model?: { upstreams?: { addresses?: string[] }[] } | null };
+      return status.model?.upstreams?.some((u) => u.addresses?.includes(webAddress)) ? true : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+  // The reload is a SIGHUP: let nginx's new worker take over.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   return { ingressPod, web, edge: { address: ingressPod.status?.podIP ?? '', port: 443, host: SHOP_HOST, caPem: tls.caPem } };
 }
