@@ -23,6 +23,9 @@ const INGRESS_ID = 'spiffe://cluster.local/ns/ingress/sa/ingress-nginx';
 const logDir = join(REPO_ROOT, 'e2e/.logs', new Date().toISOString().replace(/[:.]/g, '-'));
 
 let mesh: MeshE2e;
+// The node's own rules (the pods' rules live and die with their network namespaces).
+const hostRules = (): string => ['filter', 'nat', 'mangle'].map((table) => spawnSync('iptables', ['-t', table, '-S'], { encoding: 'utf8' }).stdout).join('');
+const hostRulesBefore = hostRules();
 let edge: EdgeTarget;
 let web: V1Pod;
 let ingressPod: V1Pod;
@@ -280,7 +283,7 @@ describe('Reseal end to end', { timeout: 14 * 60_000 }, () => {
 });
 
 describe('after the run', () => {
-  test('no network namespace, bridge, veth or process is left behind', async () => {
+  test('no network namespace, bridge, veth, process or host iptables rule is left behind', async () => {
     await mesh?.stop();
     const netns = readdirSync('/run/netns', { withFileTypes: true }).map((d) => d.name).filter((n) => n.startsWith('rse2e'));
     assert.deepEqual(netns, []);
@@ -288,5 +291,6 @@ describe('after the run', () => {
     // The entry points of the images (see src/harness/images.ts) and nginx's work dir.
     const leftovers = spawnSync('pgrep', ['-af', 'e2e/apps/|/bin/reseal-(init|control-plane|injector)\\.js|dist/reseal-proxy\\.mjs|nginx: master'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(leftovers, '', 'no process of the run is left');
+    assert.equal(hostRules(), hostRulesBefore, "the node's iptables rules are as they were");
   });
 });
