@@ -207,7 +207,7 @@ describe('Reseal dashboards against a real Prometheus', { timeout: 8 * 60_000 },
     const controlPlane = await readyPod(MESH_NAMESPACE, 'app.kubernetes.io/name=reseal-control-plane');
     // rate() counts from a series' first sample: a label set that first appears with its
     // first event shows no increase. So every kind of event happens, is scraped, and happens again.
-    const scraped = (): Promise<unknown> => scrapedAfter(Date.now(), { 'reseal-proxy': 3, 'reseal-control-plane': 1 });
+    const scraped = (): Promise<unknown> => scrapedAfter(Date.now(), { 'reseal-proxy': 3, 'reseal-control-plane': 1, 'reseal-injector': 1 });
     const edgeRound = async (round: number): Promise<void> => {
       // Sequential, then concurrent: nginx opens more upstream (mTLS) connections for the latter.
       for (let i = 0; i < 5; i++) assert.equal((await edgeRequest(edge, `/hello/${round}/${i}`)).status, 200);
@@ -228,6 +228,13 @@ describe('Reseal dashboards against a real Prometheus', { timeout: 8 * 60_000 },
       const refusal = await certifyWithBogusToken(podIp(controlPlane));
       m.log(`observability: bogus Certify: ${refusal}`);
       assert.doesNotMatch(refusal, /grpc-status 0$/, 'the bogus certificate request is refused');
+      // An admission through the webhook (a dry run stores nothing but is admitted all the same).
+      const admitted = await m.core.createNamespacedPod({
+        namespace: 'shop',
+        dryRun: 'All',
+        body: { metadata: { generateName: 'admission-probe-' }, spec: { containers: [{ name: 'toolbox', image: 'reseal-e2e/toolbox:1' }] } },
+      });
+      assert.ok(admitted.spec?.initContainers?.some((c) => c.name === 'reseal-proxy'), 'the dry-run pod was injected');
     };
 
     for (const round of [1, 2]) {
