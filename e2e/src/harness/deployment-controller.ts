@@ -4,7 +4,7 @@
 // which is what `kubectl describe rs` would show as FailedCreate. No rollouts: a template
 // changed after its pods exist does not replace them.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { watchList, type ListWatch } from './api-watch.js';
 
 export interface DeploymentController {
@@ -15,6 +15,7 @@ export interface DeploymentController {
 
 export function startDeploymentController(kubeConfig: KubeConfig, log: (line: string) => void): DeploymentController {
   const core = kubeConfig.makeApiClient(CoreV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
   const deployments = new Map<string, V1Deployment>();
   const pods = new Map<string, V1Pod>();
   const createErrors = new Map<string, string>();
@@ -97,7 +98,7 @@ export function startDeploymentController(kubeConfig: KubeConfig, log: (line: st
   }
 
   const watches: ListWatch[] = [
-    watchList<V1Deployment>(kubeConfig, '/apis/apps/v1/deployments', {
+    watchList<V1Deployment>(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), {
       upsert: (d) => {
         deployments.set(key(d), d);
         schedule();
@@ -107,7 +108,7 @@ export function startDeploymentController(kubeConfig: KubeConfig, log: (line: st
       },
       error: (e) => log(`deployment watch: ${e.message}`),
     }),
-    watchList<V1Pod>(kubeConfig, '/api/v1/pods', {
+    watchList<V1Pod>(kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces(), {
       upsert: (p) => {
         pods.set(key(p), p);
         schedule();

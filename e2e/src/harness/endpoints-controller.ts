@@ -163,7 +163,7 @@ export function startEndpointsController(kubeConfig: KubeConfig, log: (line: str
   }
 
   const watches: ListWatch[] = [
-    watchList<V1Pod>(kubeConfig, '/api/v1/pods', {
+    watchList<V1Pod>(kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces(), {
       upsert: (pod) => {
         pods.set(key(pod), pod);
         schedule();
@@ -174,7 +174,7 @@ export function startEndpointsController(kubeConfig: KubeConfig, log: (line: str
       },
       error: (error) => log(`endpoints controller pod watch: ${error.message}`),
     }),
-    watchList<V1Service>(kubeConfig, '/api/v1/services', {
+    watchList<V1Service>(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces(), {
       upsert: (service) => {
         services.set(key(service), service);
         schedule();

@@ -26,7 +26,7 @@ export function startNamespaceController(kubeConfig: KubeConfig, clusterCaPem: s
     }
   }
 
-  const watch: ListWatch = watchList<V1Namespace>(kubeConfig, '/api/v1/namespaces', {
+  const watch: ListWatch = watchList<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), {
     upsert(namespace) {
       const name = namespace.metadata?.name;
       if (!name || done.has(name) || namespace.status?.phase === 'Terminating') return;

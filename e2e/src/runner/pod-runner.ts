@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import {
   CoreV1Api,
   DiscoveryV1Api,
-  makeInformer,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -19,6 +18,7 @@ import {
   type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
+import { restartingInformer } from '../kube/restarting-informer.js';
 import type { ExecResult } from './container-process.js';
 import { exitCleanup } from './exit-cleanup.js';
 import { serviceAddresses, type ServiceAddress } from './hosts-file.js';
@@ -127,14 +127,9 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
 
   const informers: Informer<KubernetesObject>[] = [];
   function watch<T extends KubernetesObject>(what: string, path: string, list: () => Promise<KubernetesListObject<T>>): Informer<T> & ObjectCache<T> {
-    const informer = makeInformer<T>(kc, path, list);
-    informer.on('error', (err: unknown) => {
-      if (stopped) return;
-      log.warn('watch_error', { what, error: err instanceof Error ? err : String(err) });
-      // the informer stops on errors; start it again
-      setTimeout(() => {
-        if (!stopped) informer.start().catch((e: unknown) => log.warn('watch_restart_failed', { what, error: e as Error }));
-      }, 1000);
+    const informer = restartingInformer<T>(kc, path, list, {
+      onError: (error) => log.warn('watch_error', { what, error }),
+      stopped: () => stopped,
     });
     informers.push(informer as unknown as Informer<KubernetesObject>);
     return informer;
