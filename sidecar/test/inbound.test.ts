@@ -12,7 +12,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { afterEach, describe, test } from 'node:test';
 import { InboundProxy, MAX_FIRST_BYTES, classifyFirstBytes, offeredAlpn } from '../src/inbound/index.js';
 import type { InboundConnectionEvent } from '../src/inbound/index.js';
-import { PROXY_METRIC_NAMES } from '../src/telemetry/proxy-metrics.js';
+import { PROXY_METRIC_NAMES, UNKNOWN_PEER } from '../src/telemetry/proxy-metrics.js';
 import {
   ManualTlsIdentity,
   StaticMeshView,
@@ -31,6 +31,13 @@ import type { EchoServer, TestMetrics } from './support/tls-fixtures.js';
 const SERVER_ID = spiffeId('shop', 'web');
 const FRONTEND_ID = spiffeId('shop', 'frontend');
 const INTRUDER_ID = spiffeId('other', 'intruder');
+
+/** This pod's workload as discovery names it: the destination label of everything inbound. */
+const LOCAL_WORKLOAD = { workload: 'web', namespace: 'shop' };
+/** The full label set of an inbound failure series: the destination is always this pod's workload. */
+function inboundFailure(reason: string, peer = UNKNOWN_PEER): Record<string, string> {
+  return { direction: 'inbound', reason, peer_identity: peer, local_identity: SERVER_ID, destination_workload: 'web', destination_namespace: 'shop' };
+}
 
 const ca = TestCa.create();
 const frontend = ca.issue(FRONTEND_ID);
@@ -54,7 +61,7 @@ async function startInbound(options: { firstBytesTimeoutMs?: number; handshakeTi
   const app = await startEchoServer();
   const view = new StaticMeshView();
   view.mode = options.mode ?? 'STRICT';
-  const telemetry = testMetrics();
+  const telemetry = testMetrics({ localIdentity: SERVER_ID, localWorkload: () => LOCAL_WORKLOAD });
   const events: InboundConnectionEvent[] = [];
   const proxy = new InboundProxy({
     policy: view,
@@ -145,6 +152,8 @@ describe('inbound', () => {
     await delay(50);
     assert.equal(inbound.app.accepted, 0, 'the app never saw a connection');
     assert.equal(await inbound.telemetry.sum(PROXY_METRIC_NAMES.policyDenials, { direction: 'inbound', reason: 'not_allowed', peer_identity: INTRUDER_ID }), 1);
+    // The denied client is verified: the series names it and the destination it was refused.
+    assert.deepEqual(await inbound.telemetry.attributeSets(PROXY_METRIC_NAMES.policyDenials), [inboundFailure('not_allowed', INTRUDER_ID)]);
 
     const allowed = await meshClient(inbound.port);
     assert.equal(await echoOver(allowed, 'ok'), 'ok');
@@ -159,6 +168,8 @@ describe('inbound', () => {
     await closed(socket);
     assert.equal(inbound.app.accepted, 0);
     await eventually(async () => (await inbound.telemetry.sum(PROXY_METRIC_NAMES.handshakeFailures, { reason: 'untrusted_certificate' })) === 1);
+    // The client's certificate is not trusted, so its identity is not known; the destination is.
+    assert.deepEqual(await inbound.telemetry.attributeSets(PROXY_METRIC_NAMES.handshakeFailures), [inboundFailure('untrusted_certificate')]);
   });
 
   test('a client without a certificate is refused', async () => {
@@ -177,6 +188,7 @@ describe('inbound', () => {
     assert.equal(refused.data.length, 0);
     assert.equal(strict.app.accepted, 0);
     assert.equal(await strict.telemetry.sum(PROXY_METRIC_NAMES.policyDenials, { reason: 'plaintext_in_strict' }), 1);
+    assert.deepEqual(await strict.telemetry.attributeSets(PROXY_METRIC_NAMES.policyDenials), [inboundFailure('plaintext_in_strict')]);
 
     const permissive = await startInbound({ mode: 'PERMISSIVE' });
     const served = await exchange(permissive.port, 'GET / HTTP/1.0\r\n\r\n');
@@ -249,7 +261,7 @@ describe('inbound', () => {
 
     assert.equal(await echoOver(good, 'after'), 'after', 'the good connection is untouched');
     assert.equal(inbound.app.accepted, 1);
-    assert.equal(await inbound.telemetry.sum(PROXY_METRIC_NAMES.connectionFailures, { direction: 'inbound', reason: 'first_bytes_timeout' }), 2);
+    assert.equal(await inbound.telemetry.sum(PROXY_METRIC_NAMES.connectionFailures, inboundFailure('first_bytes_timeout')), 2);
     assert.equal(await inbound.telemetry.sum(PROXY_METRIC_NAMES.handshakeFailures, { direction: 'inbound', reason: 'timeout' }), 2);
     assert.equal(await inbound.telemetry.sum(PROXY_METRIC_NAMES.policyDenials, { reason: 'plaintext_in_strict' }), 2);
     assert.equal(inbound.proxy.openConnections, 1);
@@ -268,6 +280,8 @@ describe('inbound', () => {
     await once(socket, 'secureConnect');
     await closed(socket);
     assert.equal(await inbound.telemetry.sum(PROXY_METRIC_NAMES.connectionFailures, { reason: 'app_unreachable' }), 1);
+    // After a verified handshake: the client that could not be served, and where to.
+    assert.deepEqual(await inbound.telemetry.attributeSets(PROXY_METRIC_NAMES.connectionFailures), [inboundFailure('app_unreachable', FRONTEND_ID)]);
   });
 });
 

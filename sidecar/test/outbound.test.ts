@@ -13,7 +13,7 @@ import { InboundProxy } from '../src/inbound/index.js';
 import { OutboundProxy, TargetLoad, dialMtls, meshRouter, pickTarget, staticRouter } from '../src/outbound/index.js';
 import type { OriginalDestination } from '../src/outbound/index.js';
 import { TlsSessionCache } from '../src/proxy-core/tls-session-cache.js';
-import { PROXY_METRIC_NAMES } from '../src/telemetry/proxy-metrics.js';
+import { PROXY_METRIC_NAMES, UNKNOWN_PEER } from '../src/telemetry/proxy-metrics.js';
 import {
   EchoClient,
   ManualTlsIdentity,
@@ -33,6 +33,18 @@ import type { EchoServer, TestMetrics } from './support/tls-fixtures.js';
 
 const CLIENT_ID = spiffeId('shop', 'frontend');
 const SERVER_ID = spiffeId('shop', 'web');
+
+/** The full label set of an outbound failure series. StaticMeshView.meshed() names a pod's workload after its IP, in namespace 'test'. */
+function outboundFailure(reason: string, peer: string, destination = { workload: '127.0.0.1', namespace: 'test' }): Record<string, string> {
+  return {
+    direction: 'outbound',
+    reason,
+    peer_identity: peer,
+    local_identity: CLIENT_ID,
+    destination_workload: destination.workload,
+    destination_namespace: destination.namespace,
+  };
+}
 
 const ca = TestCa.create();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -77,7 +89,7 @@ interface ClientSide {
 
 async function clientSide(destination: () => OriginalDestination, view = new StaticMeshView(), options: { unmeshed?: 'passthrough' | 'refuse' } = {}): Promise<ClientSide> {
   const identity = new ManualTlsIdentity(ca.issue(CLIENT_ID).material);
-  const telemetry = testMetrics();
+  const telemetry = testMetrics({ localIdentity: CLIENT_ID });
   const outbound = new OutboundProxy({
     router: meshRouter({ meshView: view, resolveOriginalDestination: destination, ...options }),
     identity,
@@ -146,6 +158,8 @@ describe('outbound → mTLS → inbound', () => {
     const { data } = await exchange(client.port, 'hello');
     assert.equal(data.length, 0);
     assert.equal(await client.telemetry.sum(PROXY_METRIC_NAMES.handshakeFailures, { direction: 'outbound', reason: 'identity_mismatch' }), 1);
+    // The destination the app tried to reach, and the identity it was expected to prove.
+    assert.deepEqual(await client.telemetry.attributeSets(PROXY_METRIC_NAMES.handshakeFailures), [outboundFailure('identity_mismatch', spiffeId('shop', 'payments'))]);
     assert.equal(await client.telemetry.sum(PROXY_METRIC_NAMES.connectionsOpened), 0);
     assert.equal(server.app.accepted, 0);
   });
@@ -165,7 +179,7 @@ describe('outbound → mTLS → inbound', () => {
     const client = await clientSide(() => ({ address: '127.0.0.1', port }), new StaticMeshView().meshed('127.0.0.1', SERVER_ID));
     const { data } = await exchange(client.port, 'hello');
     assert.equal(data.length, 0);
-    assert.equal(await client.telemetry.sum(PROXY_METRIC_NAMES.handshakeFailures, { reason: 'untrusted_certificate' }), 1);
+    assert.equal(await client.telemetry.sum(PROXY_METRIC_NAMES.handshakeFailures, outboundFailure('untrusted_certificate', SERVER_ID)), 1);
     assert.equal(app.accepted, 0);
   });
 
@@ -177,10 +191,16 @@ describe('outbound → mTLS → inbound', () => {
     assert.equal(through.data.toString(), 'plain');
     assert.equal(await pass.telemetry.sum(PROXY_METRIC_NAMES.connectionsOpened, { tls: 'plaintext', peer_identity: 'unknown' }), 1);
 
-    const refuse = await clientSide(() => ({ address: '127.0.0.1', port: app.port }), new StaticMeshView(), { unmeshed: 'refuse' });
+    // Discovery knows the pod (unmeshed): the denial names it.
+    const legacy = new StaticMeshView();
+    legacy.endpoints.set('127.0.0.1', { ip: '127.0.0.1', identity: '', meshed: false, namespace: 'legacy', workload: 'mainframe' });
+    const refuse = await clientSide(() => ({ address: '127.0.0.1', port: app.port }), legacy, { unmeshed: 'refuse' });
     const refused = await exchange(refuse.port, 'plain');
     assert.equal(refused.data.length, 0);
     assert.equal(await refuse.telemetry.sum(PROXY_METRIC_NAMES.policyDenials, { reason: 'unmeshed_refused' }), 1);
+    assert.deepEqual(await refuse.telemetry.attributeSets(PROXY_METRIC_NAMES.policyDenials), [
+      outboundFailure('unmeshed_refused', UNKNOWN_PEER, { workload: 'mainframe', namespace: 'legacy' }),
+    ]);
     assert.equal(app.accepted, 1);
   });
 
@@ -192,6 +212,10 @@ describe('outbound → mTLS → inbound', () => {
     const client = await clientSide(() => ({ address: '127.0.0.1', port: app.port }), view);
     assert.equal((await exchange(client.port, 'x')).data.length, 0);
     assert.equal(await client.telemetry.sum(PROXY_METRIC_NAMES.connectionFailures, { reason: 'not_synced' }), 1);
+    // Refused before any pod was chosen: no destination to name.
+    assert.deepEqual(await client.telemetry.attributeSets(PROXY_METRIC_NAMES.connectionFailures), [
+      outboundFailure('not_synced', UNKNOWN_PEER, { workload: UNKNOWN_PEER, namespace: UNKNOWN_PEER }),
+    ]);
 
     const lost = await clientSide(() => {
       throw new Error('not redirected');
@@ -209,6 +233,7 @@ describe('outbound → mTLS → inbound', () => {
     const result = await exchange(client.port, 'x');
     assert.equal(result.data.length, 0);
     assert.equal(await client.telemetry.sum(PROXY_METRIC_NAMES.connectionFailures, { direction: 'outbound', reason: 'connect_refused' }), 1);
+    assert.deepEqual(await client.telemetry.attributeSets(PROXY_METRIC_NAMES.connectionFailures), [outboundFailure('connect_refused', SERVER_ID)]);
   });
 
   test('a Service cluster IP is balanced over its endpoints by open connections', async () => {

@@ -26,7 +26,7 @@ describe('label cardinality', () => {
     assert.equal(await t.sum(PROXY_METRIC_NAMES.connectionsOpened, { local_identity: LOCAL }), 11);
     assert.equal(await t.histogramCount(PROXY_METRIC_NAMES.connectionDuration, { peer_identity: OTHER_PEER, local_identity: LOCAL }), 7);
     // A denial from a new identity past the cap is "other" too.
-    t.metrics.policyDenied('inbound', spiffeId('evil', 'x'), 'not_allowed');
+    t.metrics.policyDenied({ direction: 'inbound', peerIdentity: spiffeId('evil', 'x') }, 'not_allowed');
     assert.equal(await t.sum(PROXY_METRIC_NAMES.policyDenials, { peer_identity: OTHER_PEER }), 1);
   });
 
@@ -41,6 +41,42 @@ describe('label cardinality', () => {
     const unknown = t.metrics.connectionLabels('outbound', '', 'plaintext');
     assert.deepEqual([unknown.destinationWorkload, unknown.destinationNamespace], [UNKNOWN_PEER, UNKNOWN_PEER]);
     assert.equal(t.metrics.connectionLabels('outbound', spiffeId('db', 'pg'), 'mtls', { workload: 'pg', namespace: 'db' }), a, 'label sets are interned');
+  });
+
+  test('failure counters carry the destination and peer labels of connections, under the same caps', async () => {
+    const t = testMetrics({ maxDestinations: 2, maxPeerIdentities: 1, localIdentity: LOCAL, localWorkload: () => ({ workload: 'web', namespace: 'shop' }) });
+    const failure = (direction: 'inbound' | 'outbound', peer: string, namespace: string, workload: string, reason: string) => ({
+      direction,
+      reason,
+      peer_identity: peer,
+      local_identity: LOCAL,
+      destination_namespace: namespace,
+      destination_workload: workload,
+    });
+    // Inbound: the destination is this pod's workload; the peer is unknown until verified.
+    t.metrics.handshakeFailed({ direction: 'inbound' }, 'no_certificate');
+    t.metrics.policyDenied({ direction: 'inbound', peerIdentity: spiffeId('shop', 'intruder') }, 'not_allowed');
+    // Outbound: the destination from discovery (the second and last slot of the cap), the expected peer past its cap.
+    t.metrics.handshakeFailed({ direction: 'outbound', peerIdentity: spiffeId('db', 'pg'), destination: { workload: 'pg', namespace: 'db' } }, 'identity_mismatch');
+    t.metrics.connectionFailed({ direction: 'outbound', destination: { workload: 'cache', namespace: 'db' } }, 'connect_refused');
+    t.metrics.connectionFailed({ direction: 'outbound', peerIdentity: '' }, 'not_synced');
+    assert.deepEqual(await t.attributeSets(PROXY_METRIC_NAMES.handshakeFailures), [
+      failure('inbound', UNKNOWN_PEER, 'shop', 'web', 'no_certificate'),
+      failure('outbound', OTHER_PEER, 'db', 'pg', 'identity_mismatch'),
+    ]);
+    assert.deepEqual(await t.attributeSets(PROXY_METRIC_NAMES.policyDenials), [failure('inbound', spiffeId('shop', 'intruder'), 'shop', 'web', 'not_allowed')]);
+    assert.deepEqual(await t.attributeSets(PROXY_METRIC_NAMES.connectionFailures), [
+      failure('outbound', UNKNOWN_PEER, OTHER_PEER, OTHER_PEER, 'connect_refused'),
+      failure('outbound', UNKNOWN_PEER, UNKNOWN_PEER, UNKNOWN_PEER, 'not_synced'),
+    ]);
+    // One cap for both: a destination or peer keeps the same label value on success and failure series.
+    const pg = t.metrics.connectionLabels('outbound', spiffeId('db', 'pg'), 'mtls', { workload: 'pg', namespace: 'db' });
+    assert.deepEqual([pg.destinationWorkload, pg.destinationNamespace, pg.peerIdentity], ['pg', 'db', OTHER_PEER]);
+    const cache = t.metrics.connectionLabels('outbound', '', 'plaintext', { workload: 'cache', namespace: 'db' });
+    assert.deepEqual([cache.destinationWorkload, cache.destinationNamespace], [OTHER_PEER, OTHER_PEER]);
+    // Repeated failures add to the same series.
+    t.metrics.handshakeFailed({ direction: 'inbound' }, 'no_certificate');
+    assert.equal(await t.sum(PROXY_METRIC_NAMES.handshakeFailures, { direction: 'inbound', destination_workload: 'web' }), 2);
   });
 
   test('HTTP attributes: unknown methods are _OTHER, status codes are numbers, peers are capped', async () => {

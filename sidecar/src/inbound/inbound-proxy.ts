@@ -16,7 +16,7 @@ import { verifiedClientIdentity } from '../proxy-core/peer-identity.js';
 import { ReadPump } from '../proxy-core/read-pump.js';
 import { SocketRelay, abort } from '../proxy-core/socket-relay.js';
 import type { HttpTelemetry } from '../telemetry/http-telemetry.js';
-import type { ConnectionLabels, ProxyMetrics, ProxyTls } from '../telemetry/proxy-metrics.js';
+import type { ConnectionLabels, FailureLabels, ProxyMetrics, ProxyTls } from '../telemetry/proxy-metrics.js';
 import { UNKNOWN_PEER } from '../telemetry/proxy-metrics.js';
 import { MAX_FIRST_BYTES, classifyFirstBytes } from './first-bytes.js';
 import type { FirstBytesKind } from './first-bytes.js';
@@ -24,6 +24,8 @@ import { RecentPeers } from './recent-peers.js';
 import type { InboundPeerRecord } from './recent-peers.js';
 
 const MAX_PEERS_LOGGED = 1024;
+/** Failure labels before a client identity is verified: peer unknown, destination this pod's workload. */
+const UNVERIFIED_INBOUND: FailureLabels = Object.freeze({ direction: 'inbound' });
 
 /** What inbound needs from discovery: the MeshView satisfies it. */
 export interface InboundPolicy {
@@ -146,7 +148,7 @@ export class InboundProxy {
     try {
       port = this.#options.appPort ?? this.#options.resolveOriginalDestination!(socket).port;
     } catch (error) {
-      this.#options.metrics.connectionFailed('inbound', 'no_original_destination');
+      this.#options.metrics.connectionFailed(UNVERIFIED_INBOUND, 'no_original_destination');
       this.#log.warn({ remote: remoteAddress, err: errorText(error) }, 'inbound connection without an original destination');
       abort(socket);
       return;
@@ -161,7 +163,7 @@ export class InboundProxy {
         this.#plaintext(connection, socket, port, remoteAddress);
         return;
       }
-      this.#options.metrics.connectionFailed('inbound', 'first_bytes_timeout');
+      this.#options.metrics.connectionFailed(UNVERIFIED_INBOUND, 'first_bytes_timeout');
       this.#log.info({ event: 'connection_failed', reason: 'first_bytes_timeout', remote: remoteAddress, port, received: buffered?.length ?? 0 }, 'inbound connection closed: nothing recognisable in time');
       abort(socket);
     }, this.#firstBytesTimeoutMs);
@@ -183,7 +185,7 @@ export class InboundProxy {
       } else if (this.#options.policy.mtlsMode() === 'PERMISSIVE') {
         this.#plaintext(connection, socket, port, remoteAddress);
       } else {
-        this.#options.metrics.policyDenied('inbound', UNKNOWN_PEER, 'plaintext_in_strict');
+        this.#options.metrics.policyDenied(UNVERIFIED_INBOUND, 'plaintext_in_strict');
         this.#log.info(
           { event: 'policy_denied', reason: 'plaintext_in_strict', peer: UNKNOWN_PEER, tls: 'plaintext', remote: remoteAddress, port, kind },
           'inbound connection refused: only mutual TLS is accepted (STRICT)',
@@ -198,7 +200,7 @@ export class InboundProxy {
     const { metrics } = this.#options;
     const material = this.#options.identity.current();
     if (material === undefined) {
-      metrics.handshakeFailed('inbound', 'no_local_certificate');
+      metrics.handshakeFailed(UNVERIFIED_INBOUND, 'no_local_certificate');
       this.#log.warn({ event: 'handshake_failed', reason: 'no_local_certificate', tls: 'mtls', remote: remoteAddress, port }, 'inbound mTLS refused: no certificate yet');
       abort(socket);
       return;
@@ -217,7 +219,7 @@ export class InboundProxy {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      metrics.handshakeFailed('inbound', reason);
+      metrics.handshakeFailed(UNVERIFIED_INBOUND, reason);
       this.#log.info({ event: 'handshake_failed', tls: 'mtls', remote: remoteAddress, port, reason, detail }, 'inbound mTLS handshake failed');
       tls.destroy();
     };
@@ -248,7 +250,7 @@ export class InboundProxy {
       clearTimeout(timer);
       metrics.handshakeCompleted('inbound', (performance.now() - handshakeStart) / 1000);
       if (!this.#options.policy.allowsInbound(port, client.identity)) {
-        metrics.policyDenied('inbound', client.identity, 'not_allowed');
+        metrics.policyDenied({ direction: 'inbound', peerIdentity: client.identity }, 'not_allowed');
         this.#log.warn(
           { event: 'policy_denied', reason: 'not_allowed', client: client.identity, peer: client.identity, tls: 'mtls', remote: remoteAddress, port },
           'inbound connection refused: client identity not allowed on this port',
@@ -278,7 +280,7 @@ export class InboundProxy {
     const timer = setTimeout(() => app.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), this.#appConnectTimeoutMs);
     const onError = (error: Error) => {
       clearTimeout(timer);
-      metrics.connectionFailed('inbound', connectFailureReason(error) === 'connect_timeout' ? 'connect_timeout' : 'app_unreachable');
+      metrics.connectionFailed({ direction: 'inbound', peerIdentity: event.clientIdentity }, connectFailureReason(error) === 'connect_timeout' ? 'connect_timeout' : 'app_unreachable');
       this.#log.warn(
         { event: 'connection_failed', reason: 'app_unreachable', client: event.clientIdentity, peer: event.clientIdentity, tls: event.tls, remote: event.remoteAddress, port, err: errorText(error) },
         'inbound: the app is not reachable',

@@ -11,7 +11,7 @@ import { ReadPump } from '../proxy-core/read-pump.js';
 import { SocketRelay, abort } from '../proxy-core/socket-relay.js';
 import { TlsSessionCache } from '../proxy-core/tls-session-cache.js';
 import type { HttpTelemetry } from '../telemetry/http-telemetry.js';
-import type { ConnectionLabels, Destination, ProxyMetrics } from '../telemetry/proxy-metrics.js';
+import type { ConnectionLabels, Destination, FailureLabels, ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import { UNKNOWN_PEER } from '../telemetry/proxy-metrics.js';
 import { dialMtls } from './mtls-dial.js';
 import type { OutboundRoute, OutboundRouter } from './outbound-route.js';
@@ -107,12 +107,16 @@ export class OutboundProxy {
         this.#dialPlain(connection, app, route);
         return;
       case 'deny':
-        this.#options.metrics.policyDenied('outbound', UNKNOWN_PEER, route.reason);
-        this.#log.warn({ event: 'policy_denied', reason: route.reason, peer: UNKNOWN_PEER, tls: 'plaintext', detail: route.detail }, 'outbound connection refused by policy');
+        this.#options.metrics.policyDenied({ direction: 'outbound', destination: route.destination }, route.reason);
+        this.#log.warn(
+          { event: 'policy_denied', reason: route.reason, peer: UNKNOWN_PEER, tls: 'plaintext', ...destinationFields(route.destination), detail: route.detail },
+          'outbound connection refused by policy',
+        );
         abort(app);
         return;
       case 'fail':
-        this.#options.metrics.connectionFailed('outbound', route.reason);
+        // No destination label: these are refused before a pod is chosen (no endpoint, not synced, not redirected).
+        this.#options.metrics.connectionFailed({ direction: 'outbound' }, route.reason);
         this.#log.warn({ event: 'connection_failed', reason: route.reason, detail: route.detail }, 'outbound connection not forwarded');
         abort(app);
         return;
@@ -123,7 +127,7 @@ export class OutboundProxy {
     const { metrics } = this.#options;
     const material = this.#options.identity.current();
     if (material === undefined) {
-      metrics.handshakeFailed('outbound', 'no_local_certificate');
+      metrics.handshakeFailed(mtlsFailure(route), 'no_local_certificate');
       this.#log.warn(
         { event: 'handshake_failed', reason: 'no_local_certificate', peer: route.identity, tls: 'mtls', dst: `${route.host}:${route.port}`, ...destinationFields(route.destination) },
         'outbound connection refused: no certificate yet',
@@ -143,9 +147,9 @@ export class OutboundProxy {
           const connectFailed = failure?.connected === false;
           const reason = connectFailed ? connectFailureReason(error) : handshakeFailureReason(error);
           if (connectFailed) {
-            metrics.connectionFailed('outbound', connectFailureReason(error));
+            metrics.connectionFailed(mtlsFailure(route), connectFailureReason(error));
           } else {
-            metrics.handshakeFailed('outbound', handshakeFailureReason(error));
+            metrics.handshakeFailed(mtlsFailure(route), handshakeFailureReason(error));
           }
           this.#log.warn(
             {
@@ -186,7 +190,7 @@ export class OutboundProxy {
     const onError = (error: Error) => {
       clearTimeout(timer);
       if (app.destroyed) return;
-      metrics.connectionFailed('outbound', connectFailureReason(error));
+      metrics.connectionFailed({ direction: 'outbound', destination: route.destination }, connectFailureReason(error));
       this.#log.warn(
         { event: 'connection_failed', reason: connectFailureReason(error), tls: 'plaintext', dst: `${route.host}:${route.port}`, ...destinationFields(route.destination), err: errorText(error) },
         'outbound passthrough connect failed',
@@ -236,6 +240,11 @@ export class OutboundProxy {
       { peerPump: upstreamPump, ...(observer === undefined ? {} : { tap: observer }) },
     );
   }
+}
+
+/** The failure labels of an mTLS dial, built only when it fails: the peer is the identity the destination must prove. */
+function mtlsFailure(route: Extract<OutboundRoute, { kind: 'mtls' }>): FailureLabels {
+  return { direction: 'outbound', peerIdentity: route.identity, destination: route.destination };
 }
 
 function destinationFields(destination: Destination | undefined): Record<string, string> {

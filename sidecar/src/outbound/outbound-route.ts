@@ -12,8 +12,8 @@ export type OutboundRoute =
   | { readonly kind: 'mtls'; readonly host: string; readonly port: number; readonly identity: string; readonly destination?: Destination }
   /** Plain TCP to an unmeshed destination. */
   | { readonly kind: 'passthrough'; readonly host: string; readonly port: number; readonly destination?: Destination }
-  /** Refused by configuration (e.g. unmeshed destinations refused). */
-  | { readonly kind: 'deny'; readonly reason: PolicyDenialReason; readonly detail: string }
+  /** Refused by configuration (e.g. unmeshed destinations refused); `destination` when discovery knows the pod. */
+  | { readonly kind: 'deny'; readonly reason: PolicyDenialReason; readonly detail: string; readonly destination?: Destination }
   /** Cannot be forwarded (no original destination, no ready endpoint, discovery not synced). */
   | { readonly kind: 'fail'; readonly reason: ConnectionFailureReason; readonly detail: string };
 
@@ -85,7 +85,7 @@ export function meshRouter(options: MeshRouterOptions): OutboundRouter {
         return { kind: 'mtls', host, port, identity: endpoint.identity, ...workload };
       }
       if (unmeshed === 'refuse') {
-        return { kind: 'deny', reason: 'unmeshed_refused', detail: `${host}:${port} is not a meshed endpoint` };
+        return { kind: 'deny', reason: 'unmeshed_refused', detail: `${host}:${port} is not a meshed endpoint`, ...workload };
       }
       return { kind: 'passthrough', host, port, ...workload };
     },

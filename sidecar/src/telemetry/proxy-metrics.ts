@@ -51,6 +51,26 @@ export interface ConnectionLabels {
   readonly attributes: Attributes;
 }
 
+/**
+ * Who and what a connection that failed or was refused was for, as far as the proxy knew
+ * when it gave up: the failure counters carry the same destination and peer labels as the
+ * connection metrics, so a failure spike can be traced to a destination. A plain object
+ * built on the failure path only (failures are rare); the attribute objects behind it are
+ * interned like ConnectionLabels.
+ */
+export interface FailureLabels {
+  readonly direction: ProxyDirection;
+  /**
+   * Outbound: the SPIFFE ID the destination was expected to prove (the identity a successful
+   * connection would have been labelled with). Inbound: the client's verified SPIFFE ID, so
+   * only once its certificate has been verified (a denied client, an unreachable app).
+   * Absent or empty: 'unknown'.
+   */
+  readonly peerIdentity?: string | undefined;
+  /** As for connectionLabels: absent means this pod's workload inbound, unknown outbound. */
+  readonly destination?: Destination | undefined;
+}
+
 export interface ProxyMetrics {
   /** This workload's SPIFFE ID, the `local_identity` label of every connection series. */
   readonly localIdentity: string;
@@ -65,9 +85,9 @@ export interface ProxyMetrics {
   /** Payload bytes since the last call: `sent` toward the peer, `received` from it. */
   addBytes(labels: ConnectionLabels, sent: number, received: number): void;
   handshakeCompleted(direction: ProxyDirection, seconds: number): void;
-  handshakeFailed(direction: ProxyDirection, reason: HandshakeFailureReason): void;
-  policyDenied(direction: ProxyDirection, peerIdentity: string, reason: PolicyDenialReason): void;
-  connectionFailed(direction: ProxyDirection, reason: ConnectionFailureReason): void;
+  handshakeFailed(failure: FailureLabels, reason: HandshakeFailureReason): void;
+  policyDenied(failure: FailureLabels, reason: PolicyDenialReason): void;
+  connectionFailed(failure: FailureLabels, reason: ConnectionFailureReason): void;
   protocolDetected(direction: ProxyDirection, protocol: DetectedProtocol): void;
 }
 
@@ -121,33 +141,21 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
     advice: { explicitBucketBoundaries: HANDSHAKE_BUCKETS },
   });
   const handshakeFailures: Counter = meter.createCounter(PROXY_METRIC_NAMES.handshakeFailures, {
-    description: 'Mutual TLS handshakes that failed, by reason',
+    description: 'Mutual TLS handshakes that failed, by reason and destination',
   });
   const policyDenials: Counter = meter.createCounter(PROXY_METRIC_NAMES.policyDenials, {
     description: 'Connections refused by policy (client identity not allowed, plaintext in STRICT, unmeshed refused)',
   });
   const connectionFailures: Counter = meter.createCounter(PROXY_METRIC_NAMES.connectionFailures, {
-    description: 'Connections that could not be forwarded, by reason',
+    description: 'Connections that could not be forwarded, by reason and destination',
   });
   const protocolDetections: Counter = meter.createCounter(PROXY_METRIC_NAMES.protocolDetections, {
     description: 'Forwarded connections by the protocol their first bytes showed (http1, h2, opaque, opaque_port: detection skipped)',
   });
 
   const labelCache = new Map<string, ConnectionLabels>();
-  const reasonCache = new Map<string, Attributes>();
+  const failureCache = new Map<string, Attributes>();
   const protocolCache = new Map<string, Attributes>();
-
-  const reasonAttributes = (kind: string, direction: ProxyDirection, reason: string, peer?: string): Attributes => {
-    const key = `${kind}|${direction}|${reason}|${peer ?? ''}`;
-    let attributes = reasonCache.get(key);
-    if (attributes === undefined) {
-      attributes = Object.freeze(
-        peer === undefined ? { direction, reason, local_identity: localIdentity } : { direction, reason, peer_identity: peer, local_identity: localIdentity },
-      );
-      reasonCache.set(key, attributes);
-    }
-    return attributes;
-  };
 
   const directionOnly: Record<ProxyDirection, Attributes> = {
     inbound: Object.freeze({ direction: 'inbound', local_identity: localIdentity }),
@@ -163,11 +171,40 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
     return { workload, namespace };
   };
 
+  const peerLabel = (peerIdentity: string | undefined): string => (peerIdentity === undefined || peerIdentity === '' ? UNKNOWN_PEER : peers.admit(peerIdentity));
+  // Outbound: what discovery said (or unknown); inbound: this pod's workload unless given.
+  const rawDestination = (direction: ProxyDirection, destination: Destination | undefined): Destination | undefined =>
+    destination ?? (direction === 'inbound' ? options.localWorkload?.() : undefined);
+
+  // The failure counters' attributes: the connection labels' peer and destination (the same
+  // caps, so a destination keeps one name across success and failure series) plus the reason.
+  const failureAttributes = (failure: FailureLabels, reason: string): Attributes => {
+    const { direction } = failure;
+    const peer = peerLabel(failure.peerIdentity);
+    const raw = rawDestination(direction, failure.destination);
+    const key = `${direction}|${reason}|${peer}|${raw?.namespace ?? ''}|${raw?.workload ?? ''}`;
+    let attributes = failureCache.get(key);
+    if (attributes === undefined) {
+      const dst = boundedDestination(raw);
+      attributes = Object.freeze({
+        direction,
+        reason,
+        peer_identity: peer,
+        local_identity: localIdentity,
+        destination_workload: dst.workload,
+        destination_namespace: dst.namespace,
+      });
+      // Bounded by the caps and the reasons, but 'other' maps many raw keys to one set: cap the cache too.
+      if (failureCache.size < 4096) failureCache.set(key, attributes);
+    }
+    return attributes;
+  };
+
   return {
     localIdentity,
     connectionLabels(direction, peerIdentity, tls, destination) {
-      const peer = peerIdentity === '' ? UNKNOWN_PEER : peers.admit(peerIdentity);
-      const raw = destination ?? (direction === 'inbound' ? options.localWorkload?.() : undefined);
+      const peer = peerLabel(peerIdentity);
+      const raw = rawDestination(direction, destination);
       const key = `${direction}|${tls}|${peer}|${raw?.namespace ?? ''}|${raw?.workload ?? ''}`;
       let labels = labelCache.get(key);
       if (labels === undefined) {
@@ -209,14 +246,14 @@ export function createProxyMetrics(meter: Meter, options: ProxyMetricsOptions = 
     handshakeCompleted(direction, seconds) {
       handshakeDuration.record(seconds, directionOnly[direction]);
     },
-    handshakeFailed(direction, reason) {
-      handshakeFailures.add(1, reasonAttributes('hs', direction, reason));
+    handshakeFailed(failure, reason) {
+      handshakeFailures.add(1, failureAttributes(failure, reason));
     },
-    policyDenied(direction, peerIdentity, reason) {
-      policyDenials.add(1, reasonAttributes('deny', direction, reason, peerIdentity === '' ? UNKNOWN_PEER : peers.admit(peerIdentity)));
+    policyDenied(failure, reason) {
+      policyDenials.add(1, failureAttributes(failure, reason));
     },
-    connectionFailed(direction, reason) {
-      connectionFailures.add(1, reasonAttributes('fail', direction, reason));
+    connectionFailed(failure, reason) {
+      connectionFailures.add(1, failureAttributes(failure, reason));
     },
     protocolDetected(direction, protocol) {
       const key = `${direction}|${protocol}`;

@@ -168,6 +168,8 @@ export interface TestMetrics {
   sum(name: string, match?: Record<string, string>): Promise<number>;
   /** Count of a histogram's recordings whose attributes include `match`. */
   histogramCount(name: string, match?: Record<string, string>): Promise<number>;
+  /** The full attribute sets of a metric's points whose attributes include `match`, to assert a series' exact labels. */
+  attributeSets(name: string, match?: Record<string, string>): Promise<Record<string, unknown>[]>;
 }
 
 export function testMetrics(options: ProxyMetricsOptions = {}): TestMetrics {
@@ -196,6 +198,9 @@ export function testMetrics(options: ProxyMetricsOptions = {}): TestMetrics {
     },
     async histogramCount(name, match = {}) {
       return (await points(name, match)).reduce((total, point) => total + (point.value as Histogram).count, 0);
+    },
+    async attributeSets(name, match = {}) {
+      return (await points(name, match)).map((point) => ({ ...point.attributes }));
     },
   };
 }
