@@ -61,6 +61,14 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   // Set once discovery runs; the CA watcher may fire before that.
   let discovery: Discovery | undefined = undefined;
   const meshNamespace = config.mode.kind === 'kubernetes' ? config.mode.namespace : 'reseal-system';
+  // First, so that the CA watcher and the publisher below can report from their start.
+  const telemetry = createTelemetry('reseal-control-plane', deps.telemetry);
+  stops.push(() => telemetry.shutdown());
+  const metrics = new ControlPlaneMetrics(telemetry.meter, () => {
+    // A collection may run while the CA is still loading below.
+    const current = ca as CertificateAuthority | undefined;
+    return current === undefined ? undefined : { rootNotAfter: current.rootNotAfter, issuerNotAfter: current.issuerNotAfter };
+  });
 
   if (config.mode.kind === 'kubernetes') {
     const kubeConfig = deps.kubeConfig;
@@ -68,9 +76,12 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     const ref = { namespace: config.mode.namespace, name: config.mode.caSecretName, trustDomain: config.trustDomain };
     const loaded = await loadOrCreateCa(kubeConfig, ref, logger);
     ca = loaded.ca;
+    metrics.caLoaded(ca.rootCertificates.length);
     tokens = new TokenReviewAuthenticator(kubeConfig, config.tokenAudience);
-    publisher = new TrustBundlePublisher(kubeConfig, ca.trustBundlePem, logger, deps.trustBundleResyncMs);
-    const watcher = watchCaSecret(kubeConfig, ref, loaded.resourceVersion, (next) => replaceCa(next), logger, deps.caPollIntervalMs);
+    metrics.watchTrustBundlePublishing();
+    publisher = new TrustBundlePublisher(kubeConfig, ca.trustBundlePem, logger, deps.trustBundleResyncMs, (result) => metrics.trustBundlePublished(result));
+    metrics.watchCaReloads();
+    const watcher = watchCaSecret(kubeConfig, ref, loaded.resourceVersion, (next) => replaceCa(next), logger, deps.caPollIntervalMs, () => metrics.caReloaded('failed'));
     stops.push(() => watcher.stop());
     if (config.webhook) {
       webhookCertificates = new WebhookCertificatePublisher({
@@ -87,14 +98,12 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
     }
   } else {
     ca = config.mode.caDir ? loadOrCreateCaInDirectory(config.mode.caDir, config.trustDomain) : CertificateAuthority.generate({ trustDomain: config.trustDomain });
+    metrics.caLoaded(ca.rootCertificates.length);
     tokens = StaticTokenAuthenticator.fromFile(config.mode.tokensFile);
   }
 
   const issued = new IssuedCertificateLog();
   let issuer = svidIssuerOf(ca, issued);
-  const telemetry = createTelemetry('reseal-control-plane', deps.telemetry);
-  stops.push(() => telemetry.shutdown());
-  const metrics = new ControlPlaneMetrics(telemetry.meter, () => ({ rootNotAfter: ca.rootNotAfter, issuerNotAfter: ca.issuerNotAfter }));
   const servingIdentity = new ServingIdentity(() => {
     const key = generateWorkloadKeyPair();
     const issued = ca.issueServingCertificate({
@@ -116,6 +125,8 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   function replaceCa(next: CertificateAuthority): void {
     ca = next;
     issuer = svidIssuerOf(next, issued);
+    metrics.caLoaded(next.rootCertificates.length);
+    metrics.caReloaded('ok');
     publisher?.update(next.trustBundlePem);
     discovery?.setTrustBundle(next.trustBundlePem);
     servingIdentity.updateTrustBundle(next.trustBundlePem);
@@ -182,9 +193,16 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       identity: `${config.leaderElection.identity}_${randomUUID().slice(0, 8)}`,
       logger,
       ...deps.leaderElection,
-      onStartedLeading: () => certificates.start(),
-      onStoppedLeading: () => certificates.stop(),
+      onStartedLeading: () => {
+        metrics.leadershipChanged('acquired');
+        certificates.start();
+      },
+      onStoppedLeading: () => {
+        metrics.leadershipChanged('lost');
+        return certificates.stop();
+      },
     });
+    metrics.observeLeadership(() => started.leading);
     started.start();
     elector = started;
     // Pushed last, so it runs first: the lease is released before the servers go away.

@@ -16,6 +16,7 @@ import { startControlPlane, type RunningControlPlane } from '../src/control-plan
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../src/trust-bundle/trust-bundle-publisher.js';
 import { TestIdentityClient } from './support/identity-client.js';
 import { serviceAccountJwt } from './support/jwt.js';
+import { scrapeMetrics, type Scrape } from './support/metrics-text.js';
 
 const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
 let cluster: TestCluster;
@@ -38,6 +39,10 @@ async function token(namespace: string, serviceAccount: string, audiences: strin
   const issued = review.status?.token;
   if (!issued) throw new Error('TokenRequest returned no token');
   return issued;
+}
+
+function metrics(): Promise<Scrape> {
+  return scrapeMetrics(controlPlane!.adminPort);
 }
 
 async function bundleIn(namespace: string): Promise<string | undefined> {
@@ -170,7 +175,37 @@ test('a deleted or edited bundle ConfigMap is repaired', async () => {
   assert.equal(await eventually('bundle repaired', async () => ((await bundleIn('late')) === bundle ? bundle : undefined)), bundle);
 });
 
+test('/metrics counts trust-bundle ConfigMap writes and refused writes, not resyncs that find the bundle in place', async () => {
+  const publishes = (scrape: Scrape, result: string): number | undefined => scrape.value('reseal_trust_bundle_publish_total', { result });
+  // Since the restart: created in late and plain, re-created and repaired in late; shop was already right.
+  const settled = await metrics();
+  assert.equal(publishes(settled, 'ok'), 4, settled.text);
+  assert.equal(publishes(settled, 'failed'), 0, 'the failure series exists from the start, at 0');
+  // Resyncs every second over three namespaces: nothing to write, nothing counted.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(publishes(await metrics(), 'ok'), 4);
+
+  // A quota of zero ConfigMaps: the API server refuses the write. No quota controller runs
+  // here, so the test writes the status it would (admission only enforces a counted quota).
+  await core.createNamespace({ body: { metadata: { name: 'full' } } });
+  const quota = await core.createNamespacedResourceQuota({ namespace: 'full', body: { metadata: { name: 'no-configmaps' }, spec: { hard: { configmaps: '0' } } } });
+  await core.replaceNamespacedResourceQuotaStatus({ name: 'no-configmaps', namespace: 'full', body: { ...quota, status: { hard: { configmaps: '0' }, used: { configmaps: '0' } } } });
+  await core.patchNamespace({ name: 'full', body: [{ op: 'add', path: '/metadata/labels', value: { 'reseal.dev/inject': 'enabled' } }] });
+  await eventually('a failed publication', async () => ((publishes(await metrics(), 'failed') ?? 0) >= 1 ? true : undefined), 5000);
+  assert.equal(await bundleIn('full'), undefined);
+  await core.deleteNamespacedResourceQuota({ name: 'no-configmaps', namespace: 'full' });
+  assert.equal(await eventually('bundle in full', () => bundleIn('full'), 10_000), controlPlane!.ca().trustBundlePem);
+  assert.equal(await eventually('the write counted', async () => ((publishes(await metrics(), 'ok') ?? 0) === 5 ? 5 : undefined), 5000), 5);
+});
+
 test('a root added to the CA Secret reaches every labelled namespace (root rotation, no restart)', async () => {
+  const atStart = await metrics();
+  assert.equal(atStart.value('reseal_ca_trust_anchors'), 1);
+  const loadedAt = atStart.value('reseal_ca_last_reload_timestamp_seconds');
+  assert.ok(loadedAt !== undefined && loadedAt <= Date.now() / 1000 && loadedAt > Date.now() / 1000 - 600, `the start-up load is the last one: ${loadedAt}`);
+  assert.equal(atStart.value('reseal_ca_reloads_total', { result: 'ok' }), 0);
+  assert.equal(atStart.value('reseal_ca_reloads_total', { result: 'failed' }), 0);
+  const rotatedAt = Date.now() / 1000;
   const secret = await core.readNamespacedSecret({ name: 'reseal-ca', namespace: 'reseal-system' });
   const newRoot = CertificateAuthority.generate({ trustDomain: 'cluster.local' }).trustBundlePem;
   const oldBundle = Buffer.from(secret.data!['ca.crt']!, 'base64').toString();
@@ -190,11 +225,18 @@ test('a root added to the CA Secret reaches every labelled namespace (root rotat
   // Issuance goes on with the same issuer.
   const { response } = await client.certify(WEB, { token: await token('shop', 'web', ['reseal']) });
   assert.equal((response.trustBundlePem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+
+  const rotatedScrape = await metrics();
+  assert.equal(rotatedScrape.value('reseal_ca_trust_anchors'), 2, 'both roots are trust anchors during the rotation');
+  assert.equal(rotatedScrape.value('reseal_ca_reloads_total', { result: 'ok' }), 1);
+  assert.equal(rotatedScrape.value('reseal_ca_reloads_total', { result: 'failed' }), 0);
+  assert.ok(rotatedScrape.value('reseal_ca_last_reload_timestamp_seconds')! >= rotatedAt - 1, 'the reload time moved to the rotation');
 });
 
 test('a broken CA Secret is refused and the CA in use stays', async () => {
   const secret = await core.readNamespacedSecret({ name: 'reseal-ca', namespace: 'reseal-system' });
   const before = controlPlane!.ca().trustBundlePem;
+  const lastReload = (await metrics()).value('reseal_ca_last_reload_timestamp_seconds');
   await core.replaceNamespacedSecret({
     name: 'reseal-ca',
     namespace: 'reseal-system',
@@ -204,6 +246,13 @@ test('a broken CA Secret is refused and the CA in use stays', async () => {
   assert.equal(controlPlane!.ca().trustBundlePem, before);
   const { response } = await client.certify(WEB, { token: await token('shop', 'web', ['reseal']) });
   assert.equal(response.spiffeId, WEB);
+
+  // Counted once (the broken version is not retried), and the gauges still describe the CA in use.
+  const after = await metrics();
+  assert.equal(after.value('reseal_ca_reloads_total', { result: 'failed' }), 1);
+  assert.equal(after.value('reseal_ca_reloads_total', { result: 'ok' }), 1);
+  assert.equal(after.value('reseal_ca_trust_anchors'), 2);
+  assert.equal(after.value('reseal_ca_last_reload_timestamp_seconds'), lastReload);
 });
 
 function csr(id: string): Buffer {

@@ -1,9 +1,11 @@
 // The control plane's own gauges and histograms: CSR queue depth (Certify calls in flight),
-// discovery subscribers, and push latency from a mesh change to the watcher's stream.
+// discovery subscribers, and push latency from a mesh change to the watcher's stream; the
+// leadership, CA reload and trust-bundle publication series.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WatchResponse } from '@reseal/core';
+import type { Meter } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram } from '@opentelemetry/sdk-metrics';
 import { pino } from 'pino';
@@ -106,4 +108,65 @@ test('Certify calls in flight are the CSR queue depth', async () => {
   await Promise.all(calls);
   assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.requestsInFlight))[0]?.value, 0);
   assert.equal(waiting.length, 3);
+});
+
+test('leadership, CA and trust-bundle series: absent until their source exists, then present from the start at 0', async () => {
+  const ca = CertificateAuthority.generate({ trustDomain: 'cluster.local' });
+  const reader = new TestReader();
+  const metrics = new ControlPlaneMetrics(new MeterProvider({ readers: [reader] }).getMeter('t'), () => ({ rootNotAfter: ca.rootNotAfter, issuerNotAfter: ca.issuerNotAfter }));
+  const byLabel = async (name: string, label: string): Promise<Record<string, unknown>> =>
+    Object.fromEntries((await points(reader, name)).map((p) => [String(p.attributes[label]), p.value]));
+  for (const name of [CONTROL_PLANE_METRIC_NAMES.leader, CONTROL_PLANE_METRIC_NAMES.leaderTransitions, CONTROL_PLANE_METRIC_NAMES.caTrustAnchors, CONTROL_PLANE_METRIC_NAMES.caReloads, CONTROL_PLANE_METRIC_NAMES.trustBundlePublish]) {
+    assert.deepEqual(await points(reader, name), [], `${name} without a source`);
+  }
+
+  let leading = false;
+  metrics.observeLeadership(() => leading);
+  assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.leader))[0]?.value, 0);
+  assert.deepEqual(await byLabel(CONTROL_PLANE_METRIC_NAMES.leaderTransitions, 'transition'), { acquired: 0, lost: 0 });
+  leading = true;
+  metrics.leadershipChanged('acquired');
+  assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.leader))[0]?.value, 1);
+  leading = false;
+  metrics.leadershipChanged('lost');
+  assert.deepEqual(await byLabel(CONTROL_PLANE_METRIC_NAMES.leaderTransitions, 'transition'), { acquired: 1, lost: 1 });
+
+  metrics.caLoaded(1, new Date(1_700_000_000_000));
+  metrics.watchCaReloads();
+  assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.caTrustAnchors))[0]?.value, 1);
+  assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.caLastReload))[0]?.value, 1_700_000_000);
+  assert.deepEqual(await byLabel(CONTROL_PLANE_METRIC_NAMES.caReloads, 'result'), { ok: 0, failed: 0 });
+  metrics.caLoaded(2, new Date(1_700_000_060_000));
+  metrics.caReloaded('ok');
+  metrics.caReloaded('failed');
+  assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.caTrustAnchors))[0]?.value, 2);
+  assert.equal((await points(reader, CONTROL_PLANE_METRIC_NAMES.caLastReload))[0]?.value, 1_700_000_060);
+  assert.deepEqual(await byLabel(CONTROL_PLANE_METRIC_NAMES.caReloads, 'result'), { ok: 1, failed: 1 });
+
+  metrics.watchTrustBundlePublishing();
+  assert.deepEqual(await byLabel(CONTROL_PLANE_METRIC_NAMES.trustBundlePublish, 'result'), { ok: 0, failed: 0 });
+  metrics.trustBundlePublished('ok');
+  metrics.trustBundlePublished('ok');
+  assert.deepEqual(await byLabel(CONTROL_PLANE_METRIC_NAMES.trustBundlePublish, 'result'), { ok: 2, failed: 0 });
+});
+
+test('a failing instrument never throws into the work it counts', () => {
+  const failing = () => {
+    throw new Error('instrument broken');
+  };
+  const meter = {
+    createCounter: () => ({ add: failing }),
+    createHistogram: () => ({ record: failing }),
+    createObservableGauge: () => ({ addCallback: () => undefined }),
+  } as unknown as Meter;
+  const metrics = new ControlPlaneMetrics(meter, () => ({ rootNotAfter: new Date(), issuerNotAfter: new Date() }));
+  assert.doesNotThrow(() => {
+    metrics.observeLeadership(() => true);
+    metrics.leadershipChanged('acquired');
+    metrics.caLoaded(2);
+    metrics.watchCaReloads();
+    metrics.caReloaded('failed');
+    metrics.watchTrustBundlePublishing();
+    metrics.trustBundlePublished('failed');
+  });
 });

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { CertificateAuthority } from '../src/ca/certificate-authority.js';
 import { parseConfig } from '../src/config.js';
 import { startControlPlane, type RunningControlPlane } from '../src/control-plane.js';
+import { scrapeMetrics } from './support/metrics-text.js';
 
 const NAMESPACE = 'reseal-system';
 const CONFIGURATION = 'reseal-injector';
@@ -70,6 +71,16 @@ async function servingSecret(): Promise<V1Secret | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** What /metrics of a replica says about its leadership. */
+async function leaderMetrics(replica: Replica): Promise<{ leader?: number; acquired?: number; lost?: number }> {
+  const scrape = await scrapeMetrics(replica.controlPlane.adminPort);
+  return {
+    leader: scrape.value('reseal_leader'),
+    acquired: scrape.value('reseal_leader_transitions_total', { transition: 'acquired' }),
+    lost: scrape.value('reseal_leader_transitions_total', { transition: 'lost' }),
+  };
 }
 
 function field(secret: V1Secret, key: string): string {
@@ -189,6 +200,10 @@ test('with two replicas only the Lease holder writes; a tampered caBundle and a 
   assert.ok(writes(leader) >= 2);
   assert.equal(writes(follower), 0, 'the follower never wrote');
   assert.ok(follower.events.some((e) => e.event === 'leader_observed'));
+
+  // /metrics: which replica leads; the follower's series exist too, at 0.
+  assert.deepEqual(await leaderMetrics(leader), { leader: 1, acquired: 1, lost: 0 });
+  assert.deepEqual(await leaderMetrics(follower), { leader: 0, acquired: 0, lost: 0 });
 });
 
 test('when the leader stops, the other replica takes over and keeps the caBundle', async () => {
@@ -203,7 +218,20 @@ test('when the leader stops, the other replica takes over and keeps the caBundle
     body: [{ op: 'remove', path: '/webhooks/0/clientConfig/caBundle' }],
   });
   await eventually('caBundle repaired by the new leader', () => bundleEverywhere(follower.controlPlane.ca().trustBundlePem));
+  assert.deepEqual(await leaderMetrics(follower), { leader: 1, acquired: 1, lost: 0 });
   first = follower;
+});
+
+test('a leader whose Lease is taken shows reseal_leader 0 and a lost transition, and an acquired one when it leads again', async () => {
+  const lease = await leases.readNamespacedLease({ name: 'reseal-control-plane', namespace: NAMESPACE });
+  assert.equal(lease.spec?.holderIdentity, first.controlPlane.leadership()!.identity);
+  // A replica that lost its connection and came back late writes the Lease.
+  await leases.replaceNamespacedLease({ name: 'reseal-control-plane', namespace: NAMESPACE, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder' } } });
+  await eventually('the leader to step down', () => (first.controlPlane.leadership()?.leading ? undefined : true), 5000);
+  assert.deepEqual(await leaderMetrics(first), { leader: 0, acquired: 1, lost: 1 });
+  // The intruder never renews: the Lease expires (4 s) and the replica takes it back.
+  await eventually('the replica to lead again', () => first.controlPlane.leadership()?.leading || undefined, 10_000);
+  assert.deepEqual(await leaderMetrics(first), { leader: 1, acquired: 2, lost: 1 });
 });
 
 test('a new CA: caBundle follows at once; the certificate is kept while its root is trusted, reissued when it is not', async () => {

@@ -46,7 +46,8 @@ export async function loadOrCreateCa(kubeConfig: KubeConfig, ref: CaSecretRef, l
  * Polls the CA Secret (get by name only, so RBAC can be limited to that one Secret) and
  * hands every changed, usable version to `onChange`: a root added to ca.crt reaches the
  * trust bundles, a new issuer starts signing. An unusable version is logged and ignored;
- * the CA in use stays.
+ * the CA in use stays. `onFailed` hears of each poll that could not read the Secret or
+ * whose new version was unusable (for metrics; what it throws is ignored).
  */
 export function watchCaSecret(
   kubeConfig: KubeConfig,
@@ -55,6 +56,7 @@ export function watchCaSecret(
   onChange: (ca: CertificateAuthority) => void,
   logger: Logger,
   intervalMs = 10_000,
+  onFailed: (error: unknown) => void = () => undefined,
 ): { stop(): void } {
   const api = kubeConfig.makeApiClient(CoreV1Api);
   let seen = initialResourceVersion;
@@ -70,7 +72,14 @@ export function watchCaSecret(
         onChange(caFromSecret(secret, ref));
         logger.info({ event: 'ca_reloaded', resourceVersion: version }, 'CA Secret changed; reloaded');
       })
-      .catch((error: unknown) => logger.warn({ event: 'ca_reload_failed', err: error }, 'could not reload the CA Secret; keeping the current CA'))
+      .catch((error: unknown) => {
+        logger.warn({ event: 'ca_reload_failed', err: error }, 'could not reload the CA Secret; keeping the current CA');
+        try {
+          onFailed(error);
+        } catch {
+          // An observer's failure must not end the watch.
+        }
+      })
       .finally(() => {
         busy = false;
       });

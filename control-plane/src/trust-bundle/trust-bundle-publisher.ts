@@ -7,6 +7,9 @@ export const TRUST_BUNDLE_KEY = 'ca-bundle.pem';
 export const INJECT_LABEL_SELECTOR = 'reseal.dev/inject=enabled';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reseal-control-plane' };
 
+/** A ConfigMap written (created or replaced), or an attempt to write one that failed. */
+export type TrustBundlePublishResult = 'ok' | 'failed';
+
 /**
  * Keeps ConfigMap `reseal-trust-bundle` in every namespace labelled for injection equal to
  * the mesh's current roots. Sidecars mount it and reload it, so a new root reaches every
@@ -27,6 +30,11 @@ export class TrustBundlePublisher {
     bundlePem: string,
     private readonly logger: Logger,
     private readonly resyncMs = 30_000,
+    /**
+     * Hears of every write and every failed attempt (a 409 from a concurrent writer is not a
+     * failure); resyncs that find the bundle in place are not reported.
+     */
+    private readonly onPublished: (result: TrustBundlePublishResult) => void = () => undefined,
   ) {
     this.api = kubeConfig.makeApiClient(CoreV1Api);
     this.bundlePem = bundlePem;
@@ -83,8 +91,14 @@ export class TrustBundlePublisher {
     const previous = this.pending.get(namespace) ?? Promise.resolve();
     const next = previous
       .then(() => this.ensure(namespace))
+      .then((wrote) => {
+        if (wrote) this.report('ok');
+      })
       .catch((error: unknown) => {
         this.logger.warn({ event: 'trust_bundle_publish_failed', namespace, err: error }, 'could not publish trust bundle');
+        // 409: another writer (usually the other replica, publishing the same bundle) got
+        // there first; the next resync checks the result. Not a failure to alert on.
+        if (httpStatusOf(error) !== 409) this.report('failed');
       })
       .finally(() => {
         if (this.pending.get(namespace) === next) this.pending.delete(namespace);
@@ -92,7 +106,16 @@ export class TrustBundlePublisher {
     this.pending.set(namespace, next);
   }
 
-  private async ensure(namespace: string): Promise<void> {
+  private report(result: TrustBundlePublishResult): void {
+    try {
+      this.onPublished(result);
+    } catch {
+      // Observing a publication never affects it.
+    }
+  }
+
+  /** True when it wrote the ConfigMap, false when it already held the bundle. */
+  private async ensure(namespace: string): Promise<boolean> {
     const bundlePem = this.bundlePem;
     let existing: V1ConfigMap | undefined;
     try {
@@ -106,9 +129,9 @@ export class TrustBundlePublisher {
         body: { metadata: { name: TRUST_BUNDLE_CONFIGMAP, namespace, labels: MANAGED_BY }, data: { [TRUST_BUNDLE_KEY]: bundlePem } },
       });
       this.logger.info({ event: 'trust_bundle_published', namespace, created: true }, 'trust bundle published');
-      return;
+      return true;
     }
-    if (existing.data?.[TRUST_BUNDLE_KEY] === bundlePem) return;
+    if (existing.data?.[TRUST_BUNDLE_KEY] === bundlePem) return false;
     // Replace with the read resourceVersion: a concurrent writer makes this fail with 409 and
     // the next resync tries again, rather than silently overwriting.
     await this.api.replaceNamespacedConfigMap({
@@ -117,5 +140,6 @@ export class TrustBundlePublisher {
       body: { ...existing, data: { ...existing.data, [TRUST_BUNDLE_KEY]: bundlePem } },
     });
     this.logger.info({ event: 'trust_bundle_published', namespace, created: false }, 'trust bundle published');
+    return true;
   }
 }
