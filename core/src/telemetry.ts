@@ -5,7 +5,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { IMetricReader, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { otlpSignalUrl, type TelemetryOptions } from './telemetry-options.js';
 
@@ -22,15 +22,22 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
+/** Metrics a component aggregates itself, exported beside the SDK's own instruments. */
+export interface TelemetrySources {
+  /** Each reader (Prometheus and OTLP) collects these too; they must report cumulative data. */
+  readonly metricProducers?: readonly MetricProducer[];
+}
+
 /**
  * One MeterProvider (and, with OTLP, one TracerProvider) per process. Prometheus is pulled
  * from the component's own admin port rather than from the exporter's server, so no
  * component opens a port beyond the contract's; with `otlpEndpoint` the same instruments
  * are also pushed periodically over OTLP/HTTP (JSON), and spans exported in batches.
  */
-export function createTelemetry(serviceName: string, options: TelemetryOptions = {}): Telemetry {
+export function createTelemetry(serviceName: string, options: TelemetryOptions = {}, sources: TelemetrySources = {}): Telemetry {
+  const metricProducers = sources.metricProducers === undefined ? undefined : [...sources.metricProducers];
   // Scope labels would add a constant label to every series and break label-exact queries.
-  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, ...(metricProducers ? { metricProducers } : {}) });
   const resource = resourceFromAttributes({ 'service.name': serviceName, ...options.resourceAttributes });
   const readers: IMetricReader[] = [exporter];
   let tracerProvider: TracerProvider | undefined;
@@ -39,6 +46,7 @@ export function createTelemetry(serviceName: string, options: TelemetryOptions =
       new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter({ url: otlpSignalUrl(options.otlpEndpoint, 'metrics') }),
         exportIntervalMillis: options.metricExportIntervalMs ?? 15_000,
+        ...(metricProducers ? { metricProducers } : {}),
       }),
     );
     tracerProvider = new TracerProvider({

@@ -9,12 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createNoopMeter } from '@opentelemetry/api';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { pino } from 'pino';
+import { createTelemetry } from '@reseal/core';
 import { parseExplicitConfig, startExplicitListeners } from '../src/explicit/index.js';
 import type { TlsIdentitySource, TlsMaterial } from '../src/identity/tls-identity.js';
 import { createMeshSecureContext } from '../src/proxy-core/mesh-tls-context.js';
-import { HttpTelemetry } from '../src/telemetry/http-telemetry.js';
+import { HttpDurationHistograms, HttpTelemetry } from '../src/telemetry/http-telemetry.js';
 import { createProxyMetrics } from '../src/telemetry/proxy-metrics.js';
 
 interface BenchProxyConfig {
@@ -24,9 +24,11 @@ interface BenchProxyConfig {
   readonly trustBundlePem: string;
   readonly listeners: unknown[];
   /**
-   * 'sdk' (default): a real MeterProvider and HTTP observation, as in production (the
-   * loadgen speaks HTTP/1.1, so every request is parsed and timed); 'noop': no metrics and
-   * no HTTP observation at all, the baseline for the cost of telemetry.
+   * 'sdk' (default): the sidecar's own telemetry (createTelemetry: a MeterProvider with
+   * the Prometheus reader, which is what makes each record() aggregate) and HTTP
+   * observation, as in production (the loadgen speaks HTTP/1.1, so every request is parsed
+   * and timed); 'noop': no metrics and no HTTP observation at all, the baseline for the
+   * cost of telemetry.
    */
   readonly metrics?: 'sdk' | 'noop';
 }
@@ -44,12 +46,15 @@ const material: TlsMaterial = {
 };
 const identity: TlsIdentitySource = { current: () => material, onChange: () => () => {} };
 const telemetryOn = config.metrics !== 'noop';
-const meter = telemetryOn ? new MeterProvider().getMeter('reseal-proxy') : createNoopMeter();
+// A MeterProvider without a reader keeps no storage, so record() would cost nothing here
+// that it costs in production: use the same telemetry as the sidecar's entry point.
+const httpDurations = new HttpDurationHistograms();
+const meter = telemetryOn ? createTelemetry('reseal-proxy', {}, { metricProducers: [httpDurations] }).meter : createNoopMeter();
 const metrics = createProxyMetrics(meter, { localIdentity: config.spiffeId });
 const listeners = await startExplicitListeners(parseExplicitConfig({ listeners: config.listeners }), {
   identity,
   metrics,
-  http: telemetryOn ? new HttpTelemetry(meter, metrics) : undefined,
+  http: telemetryOn ? new HttpTelemetry(httpDurations, metrics) : undefined,
   logger: pino({ level: 'warn' }, pino.destination(2)),
 });
 const ports = [...listeners.outbound, ...listeners.inbound].map((l) => l.address.port);

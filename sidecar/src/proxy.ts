@@ -12,7 +12,7 @@ import { WorkloadIdentity } from './identity/workload-identity.js';
 import { InboundProxy, type InboundConnectionEvent } from './inbound/index.js';
 import { meshRouter, OutboundProxy } from './outbound/index.js';
 import { registerIdentityMetrics } from './telemetry/identity-metrics.js';
-import { HttpTelemetry } from './telemetry/http-telemetry.js';
+import { HttpDurationHistograms, HttpTelemetry } from './telemetry/http-telemetry.js';
 import { createProxyMetrics } from './telemetry/proxy-metrics.js';
 
 export interface RunningProxy {
@@ -28,7 +28,8 @@ export interface RunningProxy {
  * capture ports; explicit mode serves the static listeners of a file.
  */
 export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?: (event: InboundConnectionEvent) => void): Promise<RunningProxy> {
-  const telemetry = createTelemetry('reseal-proxy', config.telemetry);
+  const httpDurations = new HttpDurationHistograms();
+  const telemetry = createTelemetry('reseal-proxy', config.telemetry, { metricProducers: [httpDurations] });
   // The destination of inbound connections is this pod's workload, as discovery names it
   // (the pod's own endpoint); until discovery knows, the namespace at least.
   let localEndpoint: (() => { workload: string; namespace: string } | undefined) | undefined;
@@ -36,7 +37,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, onInbound?
     localIdentity: config.spiffeId,
     localWorkload: () => localEndpoint?.() ?? { workload: '', namespace: config.pod.namespace },
   });
-  const http = new HttpTelemetry(telemetry.meter, metrics, { opaquePorts: config.opaquePorts, tracer: telemetry.tracer });
+  const http = new HttpTelemetry(httpDurations, metrics, { opaquePorts: config.opaquePorts, tracer: telemetry.tracer });
   const bundleWatcher = config.trustBundleFile ? new TrustBundleWatcher({ path: config.trustBundleFile, logger }) : undefined;
   await bundleWatcher?.start();
   const identity = new WorkloadIdentity({

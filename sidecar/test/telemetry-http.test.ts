@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { InboundProxy } from '../src/inbound/index.js';
 import { OutboundProxy, meshRouter } from '../src/outbound/index.js';
-import { HttpTelemetry } from '../src/telemetry/http-telemetry.js';
+import { HttpDurationHistograms, HttpTelemetry } from '../src/telemetry/http-telemetry.js';
 import { createProxyMetrics } from '../src/telemetry/proxy-metrics.js';
 import { attribute, startOtlpReceiver } from './support/otlp-receiver.js';
 import { ManualTlsIdentity, StaticMeshView, TestCa, eventually, spiffeId } from './support/tls-fixtures.js';
@@ -100,7 +100,12 @@ describe('telemetry over a sidecar pair', () => {
     cleanups.push(() => new Promise<void>((resolve) => app.close(() => resolve())));
 
     // Server pod: inbound sidecar.
-    const serverTelemetry = createTelemetry('reseal-proxy', { otlpEndpoint: receiver.endpoint, spanExportDelayMs: 50, metricExportIntervalMs: 60_000 });
+    const serverDurations = new HttpDurationHistograms();
+    const serverTelemetry = createTelemetry(
+      'reseal-proxy',
+      { otlpEndpoint: receiver.endpoint, spanExportDelayMs: 50, metricExportIntervalMs: 60_000 },
+      { metricProducers: [serverDurations] },
+    );
     cleanups.push(() => serverTelemetry.shutdown());
     const serverMetrics = createProxyMetrics(serverTelemetry.meter, { localIdentity: SERVER_ID, localWorkload: () => ({ workload: 'web', namespace: 'shop' }) });
     const serverLog = capturingLogger();
@@ -109,7 +114,7 @@ describe('telemetry over a sidecar pair', () => {
       policy: new StaticMeshView(),
       identity: new ManualTlsIdentity(serverMaterial.material),
       metrics: serverMetrics,
-      http: new HttpTelemetry(serverTelemetry.meter, serverMetrics, { tracer: serverTelemetry.tracer }),
+      http: new HttpTelemetry(serverDurations, serverMetrics, { tracer: serverTelemetry.tracer }),
       logger: serverLog.logger,
       resolveOriginalDestination: () => ({ port: appPort }),
     });
@@ -117,7 +122,12 @@ describe('telemetry over a sidecar pair', () => {
     cleanups.push(() => inbound.close());
 
     // Client pod: outbound sidecar; discovery knows the destination pod's workload.
-    const clientTelemetry = createTelemetry('reseal-proxy', { otlpEndpoint: receiver.endpoint, spanExportDelayMs: 50, metricExportIntervalMs: 60_000 });
+    const clientDurations = new HttpDurationHistograms();
+    const clientTelemetry = createTelemetry(
+      'reseal-proxy',
+      { otlpEndpoint: receiver.endpoint, spanExportDelayMs: 50, metricExportIntervalMs: 60_000 },
+      { metricProducers: [clientDurations] },
+    );
     cleanups.push(() => clientTelemetry.shutdown());
     const clientMetrics = createProxyMetrics(clientTelemetry.meter, { localIdentity: CLIENT_ID });
     const clientLog = capturingLogger();
@@ -128,7 +138,7 @@ describe('telemetry over a sidecar pair', () => {
       router: meshRouter({ meshView: view, resolveOriginalDestination: () => ({ address: '127.0.0.1', port: inboundPort }) }),
       identity: new ManualTlsIdentity(clientMaterial.material),
       metrics: clientMetrics,
-      http: new HttpTelemetry(clientTelemetry.meter, clientMetrics, { tracer: clientTelemetry.tracer }),
+      http: new HttpTelemetry(clientDurations, clientMetrics, { tracer: clientTelemetry.tracer }),
       logger: clientLog.logger,
     });
     const { port: outboundPort } = await outbound.listen(0, '127.0.0.1');
@@ -245,7 +255,8 @@ describe('telemetry over a sidecar pair', () => {
   });
 
   test('opaque ports are never observed; a server-speaks-first protocol is relayed as opaque without delay', async () => {
-    const telemetry = createTelemetry('reseal-proxy');
+    const durations = new HttpDurationHistograms();
+    const telemetry = createTelemetry('reseal-proxy', {}, { metricProducers: [durations] });
     cleanups.push(() => telemetry.shutdown());
     const metrics = createProxyMetrics(telemetry.meter, { localIdentity: SERVER_ID });
     // A server that greets first, like SMTP.
@@ -258,7 +269,7 @@ describe('telemetry over a sidecar pair', () => {
     await once(greeter, 'listening');
     cleanups.push(() => new Promise<void>((resolve) => greeter.close(() => resolve())));
     const greeterPort = (greeter.address() as AddressInfo).port;
-    const http = new HttpTelemetry(telemetry.meter, metrics, { opaquePorts: [] });
+    const http = new HttpTelemetry(durations, metrics, { opaquePorts: [] });
     const view = new StaticMeshView();
     view.mode = 'PERMISSIVE';
     const inbound = new InboundProxy({
@@ -283,7 +294,7 @@ describe('telemetry over a sidecar pair', () => {
     await eventually(async () => sample(await prometheusText(telemetry), 'reseal_proxy_protocol_detections_total', { protocol: 'opaque' }) === 1, 3000, 'opaque counted');
     assert.equal(sample(await prometheusText(telemetry), 'http_server_request_duration_count', {}), undefined, 'no HTTP recorded');
 
-    const skipping = new HttpTelemetry(createTelemetry('x').meter, metrics, { opaquePorts: [greeterPort] });
+    const skipping = new HttpTelemetry(new HttpDurationHistograms(), metrics, { opaquePorts: [greeterPort] });
     assert.equal(skipping.observe({ labels: metrics.connectionLabels('inbound', '', 'plaintext'), port: greeterPort, peerAddress: '127.0.0.1' }), undefined);
   });
 });

@@ -81,7 +81,7 @@ describe('label cardinality', () => {
 
   test('HTTP attributes: unknown methods are _OTHER, status codes are numbers, peers are capped', async () => {
     const t = testMetrics({ maxPeerIdentities: 1, localIdentity: LOCAL });
-    const http = new HttpTelemetry(t.meter, t.metrics, { opaquePorts: [5432] });
+    const http = new HttpTelemetry(t.httpDurations, t.metrics, { opaquePorts: [5432] });
     const feed = (peer: string, method: string, status: number) => {
       const observer = http.observe({ labels: t.metrics.connectionLabels('inbound', peer, 'mtls'), port: 8080, peerAddress: '10.0.0.1' })!;
       observer.fromPeer(Buffer.from(`${method} / HTTP/1.1\r\n\r\n`));

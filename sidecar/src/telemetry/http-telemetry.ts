@@ -4,11 +4,13 @@
 // per hop that continues the caller's W3C trace.
 
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Attributes, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { Http1Head } from '../http-observe/http1-parser.js';
 import { HttpObserver } from '../http-observe/http-observer.js';
 import type { HttpExchange, HttpExchangeRecorder } from '../http-observe/http-observer.js';
 import { PARENT_ID_OFFSET, TRACEPARENT_LENGTH, parseTraceParent } from '../http-observe/traceparent.js';
+import { DurationHistograms } from './duration-histograms.js';
+import type { DurationHistogram, DurationSeries } from './duration-histograms.js';
 import type { ConnectionLabels, ProxyMetrics } from './proxy-metrics.js';
 
 /** Instrument names of the OpenTelemetry HTTP semantic conventions (Prometheus: dots become underscores). */
@@ -47,30 +49,45 @@ export interface ObservedConnection {
   readonly peerAddress: string;
 }
 
+/**
+ * The HTTP duration histograms of one proxy. Pass it to createTelemetry as a metric producer
+ * (so /metrics and OTLP carry it) and to HttpTelemetry, which records into it.
+ */
+export class HttpDurationHistograms extends DurationHistograms {
+  readonly server: DurationHistogram;
+  readonly client: DurationHistogram;
+
+  constructor() {
+    super('reseal-proxy');
+    this.server = this.define(
+      HTTP_METRIC_NAMES.serverDuration,
+      'Duration of HTTP requests the sidecar delivered to its app (inbound), from request head to the end of the response',
+      DURATION_BUCKETS,
+    );
+    this.client = this.define(
+      HTTP_METRIC_NAMES.clientDuration,
+      'Duration of HTTP requests the app sent through its sidecar (outbound), from request head to the end of the response',
+      DURATION_BUCKETS,
+    );
+  }
+}
+
 export class HttpTelemetry {
   readonly #metrics: ProxyMetrics;
-  readonly #server: Histogram;
-  readonly #client: Histogram;
+  readonly #server: DurationHistogram;
+  readonly #client: DurationHistogram;
   readonly #opaquePorts: ReadonlySet<number>;
   readonly #tracer: Tracer | undefined;
   readonly #propagate: boolean;
   readonly #attributes = new WeakMap<ConnectionLabels, Map<string, Attributes>>();
 
-  constructor(meter: Meter, metrics: ProxyMetrics, options: HttpTelemetryOptions = {}) {
+  constructor(histograms: HttpDurationHistograms, metrics: ProxyMetrics, options: HttpTelemetryOptions = {}) {
     this.#metrics = metrics;
     this.#opaquePorts = new Set(options.opaquePorts ?? DEFAULT_OPAQUE_PORTS);
     this.#tracer = options.tracer;
     this.#propagate = options.propagate ?? true;
-    this.#server = meter.createHistogram(HTTP_METRIC_NAMES.serverDuration, {
-      description: 'Duration of HTTP requests the sidecar delivered to its app (inbound), from request head to the end of the response',
-      unit: 's',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
-    this.#client = meter.createHistogram(HTTP_METRIC_NAMES.clientDuration, {
-      description: 'Duration of HTTP requests the app sent through its sidecar (outbound), from request head to the end of the response',
-      unit: 's',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
+    this.#server = histograms.server;
+    this.#client = histograms.client;
   }
 
   /** An observer for a connection about to be relayed; undefined on an opaque port. */
@@ -91,19 +108,19 @@ export class HttpTelemetry {
     let lastMethod = '';
     let lastStatus = -1;
     let lastError: string | undefined;
-    let lastAttributes: Attributes | undefined;
+    let lastSeries: DurationSeries | undefined;
     return {
       detected: (protocol) => this.#metrics.protocolDetected(labels.direction, protocol),
       requestStarted: (head, chunk) => (tracer === undefined ? undefined : this.#startSpan(tracer, connection, head, chunk)),
       requestFinished: (exchange, seconds, error) => {
-        if (exchange.method !== lastMethod || exchange.status !== lastStatus || error !== lastError || lastAttributes === undefined) {
+        if (exchange.method !== lastMethod || exchange.status !== lastStatus || error !== lastError || lastSeries === undefined) {
           const method = KNOWN_METHODS.has(exchange.method) ? exchange.method : '_OTHER';
-          lastAttributes = this.#attributesFor(labels, method, exchange.status, error);
+          lastSeries = histogram.series(this.#attributesFor(labels, method, exchange.status, error));
           lastMethod = exchange.method;
           lastStatus = exchange.status;
           lastError = error;
         }
-        histogram.record(seconds, lastAttributes);
+        lastSeries.record(seconds);
         const span = exchange.context as Span | undefined;
         if (span !== undefined) endSpan(span, labels.direction, exchange, error);
       },

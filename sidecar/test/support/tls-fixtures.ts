@@ -16,6 +16,7 @@ import { CertificateAuthority } from '../../../control-plane/src/ca/index.js';
 import type { TlsIdentitySource, TlsMaterial } from '../../src/identity/tls-identity.js';
 import type { EndpointInfo, MeshView, MtlsMode, ServiceTarget } from '../../src/mesh-view.js';
 import { createMeshSecureContext } from '../../src/proxy-core/mesh-tls-context.js';
+import { HttpDurationHistograms } from '../../src/telemetry/http-telemetry.js';
 import { createProxyMetrics } from '../../src/telemetry/proxy-metrics.js';
 import type { ProxyMetrics, ProxyMetricsOptions } from '../../src/telemetry/proxy-metrics.js';
 import type { Meter } from '@opentelemetry/api';
@@ -164,6 +165,8 @@ class TestReader extends MetricReader {
 export interface TestMetrics {
   readonly metrics: ProxyMetrics;
   readonly meter: Meter;
+  /** The HTTP duration histograms, collected by the same reader as the meter's instruments. */
+  readonly httpDurations: HttpDurationHistograms;
   /** Sum of a counter's (or up-down counter's) points whose attributes include `match`. */
   sum(name: string, match?: Record<string, string>): Promise<number>;
   /** Count of a histogram's recordings whose attributes include `match`. */
@@ -173,7 +176,8 @@ export interface TestMetrics {
 }
 
 export function testMetrics(options: ProxyMetricsOptions = {}): TestMetrics {
-  const reader = new TestReader();
+  const httpDurations = new HttpDurationHistograms();
+  const reader = new TestReader({ metricProducers: [httpDurations] });
   const provider = new MeterProvider({ readers: [reader] });
   const meter = provider.getMeter('test');
   const metrics = createProxyMetrics(meter, options);
@@ -193,6 +197,7 @@ export function testMetrics(options: ProxyMetricsOptions = {}): TestMetrics {
   return {
     metrics,
     meter,
+    httpDurations,
     async sum(name, match = {}) {
       return (await points(name, match)).reduce((total, point) => total + (point.value as number), 0);
     },
