@@ -3,28 +3,13 @@
 // exposed for the same recordings, so dashboards and alerts cannot tell the difference.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createTelemetry } from '@reseal/core';
-import type { Telemetry } from '@reseal/core';
 import { DurationHistograms } from '../src/telemetry/duration-histograms.js';
 import { HttpDurationHistograms } from '../src/telemetry/http-telemetry.js';
+import { prometheusText } from './support/prometheus-text.js';
 
 const BOUNDARIES = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
-async function scrape(telemetry: Telemetry): Promise<string> {
-  const server = createServer((request, response) => telemetry.metricsHandler(request, response));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
-    return await response.text();
-  } finally {
-    server.close();
-  }
-}
 
 /** The sample lines of one metric family (HELP and TYPE included), in order. */
 function family(text: string, prefix: string): string[] {
@@ -57,8 +42,8 @@ describe('duration histograms', () => {
       defined.series(interned.get(key)!).record(seconds);
     }
     try {
-      const expected = family(await scrape(sdk), 'http_server_request_duration');
-      const actual = family(await scrape(reseal), 'http_server_request_duration');
+      const expected = family(await prometheusText(sdk), 'http_server_request_duration');
+      const actual = family(await prometheusText(reseal), 'http_server_request_duration');
       assert.ok(expected.length > 2 * (BOUNDARIES.length + 3), 'the SDK exposed both series');
       assert.deepEqual(actual, expected);
     } finally {

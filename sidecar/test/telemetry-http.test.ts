@@ -13,7 +13,6 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, test } from 'node:test';
 import { createTelemetry } from '@reseal/core';
-import type { Telemetry } from '@reseal/core';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { InboundProxy } from '../src/inbound/index.js';
@@ -21,6 +20,7 @@ import { OutboundProxy, meshRouter } from '../src/outbound/index.js';
 import { HttpDurationHistograms, HttpTelemetry } from '../src/telemetry/http-telemetry.js';
 import { createProxyMetrics } from '../src/telemetry/proxy-metrics.js';
 import { attribute, startOtlpReceiver } from './support/otlp-receiver.js';
+import { prometheusText } from './support/prometheus-text.js';
 import { ManualTlsIdentity, StaticMeshView, TestCa, eventually, spiffeId } from './support/tls-fixtures.js';
 
 const CLIENT_ID = spiffeId('shop', 'frontend');
@@ -52,18 +52,6 @@ function capturingLogger(): { logger: Logger; lines: () => Record<string, unknow
         .map((line) => JSON.parse(line) as Record<string, unknown>),
     text: () => text,
   };
-}
-
-async function prometheusText(telemetry: Telemetry): Promise<string> {
-  const server = createServer((request, response) => telemetry.metricsHandler(request, response));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
-    return await response.text();
-  } finally {
-    server.close();
-  }
 }
 
 /** The value of the first Prometheus sample of `name` whose labels include every `labels` pair. */
