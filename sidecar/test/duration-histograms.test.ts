@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createTelemetry } from '@reseal/core';
-import { DurationHistograms } from '../src/telemetry/duration-histograms.js';
+import { DurationHistograms, OVERFLOW_ATTRIBUTES } from '../src/telemetry/duration-histograms.js';
 import { HttpDurationHistograms } from '../src/telemetry/http-telemetry.js';
 import { prometheusText } from './support/prometheus-text.js';
 
@@ -73,5 +73,20 @@ describe('duration histograms', () => {
       scopeMetrics.flatMap((scope) => scope.metrics.map((metric) => [metric.descriptor.name, metric.dataPoints.length])),
       [['http.client.request.duration', 1]],
     );
+  });
+
+  test('past the series limit, new attribute sets share the overflow series, as in the SDK', async () => {
+    const histograms = new DurationHistograms('t');
+    const histogram = histograms.define('d', 'd', [1], 3);
+    const sets = [1, 2, 3, 4].map((n) => Object.freeze({ n }));
+    for (const attributes of sets) histogram.series(attributes).record(0.5);
+    histogram.series(sets[0]!).record(0.5);
+    const { scopeMetrics } = (await histograms.collect()).resourceMetrics;
+    const points = scopeMetrics[0]!.metrics[0]!.dataPoints.map((point) => [point.attributes, (point.value as { count: number }).count]);
+    assert.deepEqual(points, [
+      [{ n: 1 }, 2],
+      [{ n: 2 }, 1],
+      [OVERFLOW_ATTRIBUTES, 2],
+    ]);
   });
 });

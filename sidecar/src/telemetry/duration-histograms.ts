@@ -47,23 +47,38 @@ export class DurationSeries {
   }
 }
 
+/** The SDK's default cardinality limit per instrument, and its overflow series. */
+export const MAX_SERIES = 2000;
+export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.overflow': true });
+
 /** One histogram instrument: its series, keyed by the (interned) attribute object. */
 export class DurationHistogram {
   readonly name: string;
   readonly description: string;
   readonly boundaries: readonly number[];
   readonly #series = new Map<Attributes, DurationSeries>();
+  readonly #maxSeries: number;
+  #overflow: DurationSeries | undefined;
 
-  constructor(name: string, description: string, boundaries: readonly number[]) {
+  constructor(name: string, description: string, boundaries: readonly number[], maxSeries = MAX_SERIES) {
     this.name = name;
     this.description = description;
     this.boundaries = Object.freeze([...boundaries]);
+    this.#maxSeries = maxSeries;
   }
 
-  /** The series of `attributes`; pass the same (frozen, interned) object each time. */
+  /**
+   * The series of `attributes`; pass the same (frozen, interned) object each time. Past
+   * `maxSeries` series (the last one kept for it), new attribute sets share the overflow
+   * series, as the SDK's own instruments do.
+   */
   series(attributes: Attributes): DurationSeries {
     let series = this.#series.get(attributes);
     if (series === undefined) {
+      if (this.#series.size >= this.#maxSeries - 1) {
+        this.#overflow ??= new DurationSeries(OVERFLOW_ATTRIBUTES, this.boundaries);
+        return this.#overflow;
+      }
       series = new DurationSeries(attributes, this.boundaries);
       this.#series.set(attributes, series);
     }
@@ -73,7 +88,8 @@ export class DurationHistogram {
   metricData(endTime: HrTime): HistogramMetricData | undefined {
     if (this.#series.size === 0) return undefined;
     const dataPoints: DataPoint<Histogram>[] = [];
-    for (const series of this.#series.values()) {
+    const all = this.#overflow === undefined ? this.#series.values() : [...this.#series.values(), this.#overflow];
+    for (const series of all) {
       const empty = series.count === 0;
       dataPoints.push({
         attributes: series.attributes,
@@ -105,8 +121,8 @@ export class DurationHistograms implements MetricProducer {
     this.#scope = scope;
   }
 
-  define(name: string, description: string, boundaries: readonly number[]): DurationHistogram {
-    const histogram = new DurationHistogram(name, description, boundaries);
+  define(name: string, description: string, boundaries: readonly number[], maxSeries = MAX_SERIES): DurationHistogram {
+    const histogram = new DurationHistogram(name, description, boundaries, maxSeries);
     this.#histograms.push(histogram);
     return histogram;
   }
