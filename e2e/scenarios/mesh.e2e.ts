@@ -16,6 +16,7 @@ import { edgeRequest, startSteadyLoad, type EdgeTarget } from '../src/harness/ed
 import { errorMessage } from '../src/harness/deployment-controller.js';
 import { REPO_ROOT } from '../src/harness/images.js';
 import { eventually, isPodReady, MESH_NAMESPACE, startMeshE2e, type MeshE2e } from '../src/harness/mesh-e2e.js';
+import { metricValue } from '../src/harness/prometheus-text.js';
 import { deployShop, WORKLOADS_DIR as WORKLOADS } from '../src/harness/shop-workloads.js';
 
 const CERT_TTL_SECONDS = 60;
@@ -43,17 +44,6 @@ function httpText(url: string, timeoutMs = 5000): Promise<{ status: number; body
     request.on('timeout', () => request.destroy(new Error(`GET ${url}: timed out`)));
     request.on('error', reject);
   });
-}
-
-/** One sample of a Prometheus text exposition, summed over the series whose labels include `labels`. */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 async function sidecarMetrics(pod: V1Pod): Promise<string> {

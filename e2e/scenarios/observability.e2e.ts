@@ -18,6 +18,7 @@ import { parse } from 'yaml';
 import { edgeRequest, type EdgeTarget } from '../src/harness/edge-client.js';
 import { REPO_ROOT } from '../src/harness/images.js';
 import { eventually, isPodReady, MESH_NAMESPACE, startMeshE2e, type MeshE2e } from '../src/harness/mesh-e2e.js';
+import { metricValue } from '../src/harness/prometheus-text.js';
 import { deployShop, WORKLOADS_DIR as WORKLOADS } from '../src/harness/shop-workloads.js';
 import { loadDashboards, metricNames, substituteVariables, variableAsQuery, type TemplateValues } from '../src/observability/dashboard-queries.js';
 import { startPodDiscovery, type PodDiscoveryServer } from '../src/observability/pod-discovery.js';
@@ -58,16 +59,10 @@ async function curlFrom(pod: V1Pod, container: string, url: string, expect = '20
   return result.stdout.trim() === expect;
 }
 
-/** One sample of a Prometheus text exposition, summed over the series whose labels include `labels`. */
+/** One metric of a pod's sidecar, summed over the series whose labels include `labels`. */
 async function sidecarMetric(pod: V1Pod, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`http://${podIp(pod)}:15020/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  return metricValue(text, name, labels);
 }
 
 /**

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +20,7 @@ import {
   type KubernetesObject,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
-import { startTestCluster, type TestCluster } from '@reseal/test-cluster';
+import { freePorts, startTestCluster, type TestCluster } from '@reseal/test-cluster';
 import type { ControllerConfig } from '../apps/ingress-nginx/config.js';
 import { startController, type Controller } from '../apps/ingress-nginx/controller.js';
 import { silentLog, type Log } from '../apps/ingress-nginx/log.js';
@@ -28,14 +28,6 @@ import { selfSignedCertificate } from '../apps/ingress-nginx/work-dir.js';
 import { testWorkerUser } from './support/ingress-worker-user.js';
 
 const RBAC = new URL('../apps/ingress-nginx/rbac.yaml', import.meta.url);
-
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * EndpointSlices may not hold loopback addresses, so the backends stand in for pods on this
@@ -151,12 +143,13 @@ describe('ingress-nginx controller against a real API server', { timeout: 180_00
     });
 
     const workerUser = testWorkerUser();
+    const [httpPort, httpsPort] = (await freePorts(2)) as [number, number];
     config = {
       ingressClass: 'nginx',
       workDir: join(workDir, 'nginx'),
       nginxBinary: '/usr/sbin/nginx',
-      httpPort: await freePort(),
-      httpsPort: await freePort(),
+      httpPort,
+      httpsPort,
       statusPort: 0,
       listenAddress: '127.0.0.1',
       podIp: '10.244.0.42',

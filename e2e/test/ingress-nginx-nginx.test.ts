@@ -7,12 +7,13 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '@reseal/test-cluster';
 import { openAccessLog, type AccessLogReader } from '../apps/ingress-nginx/access-log.js';
 import { silentLog } from '../apps/ingress-nginx/log.js';
 import type { NginxModel } from '../apps/ingress-nginx/model.js';
@@ -39,14 +40,6 @@ async function startBackend(name: string): Promise<Backend> {
   server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return { server, port: (server.address() as AddressInfo).port, seen };
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function curl(args: string[]): Promise<{ status: number; body: string; error?: string }> {
@@ -122,10 +115,11 @@ describe('ingress-nginx with the real nginx', { timeout: 120_000 }, () => {
     workDir = await mkdtemp(join(tmpdir(), 'ingress-nginx-test-'));
     paths = { binary: NGINX, workDir, confPath: join(workDir, 'nginx.conf') };
     const workerUser = testWorkerUser();
+    const [httpPort, httpsPort] = (await freePorts(2)) as [number, number];
     render = {
       workDir,
-      httpPort: await freePort(),
-      httpsPort: await freePort(),
+      httpPort,
+      httpsPort,
       listenAddress: '127.0.0.1',
       ...(workerUser ? { workerUser } : {}),
     };

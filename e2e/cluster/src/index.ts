@@ -175,3 +175,4 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
 }
 export { readPcapTcp, reassemble, tlsRecordTypes, type TcpSegment } from './pcap-read.js';
 export { eventually } from './eventually.js';
+export { freePorts } from './ports.js';

@@ -33,15 +33,19 @@ export function resolvePort(port: number | string | undefined, ports: V1Containe
   return named.containerPort;
 }
 
+/** The probe's port, or the failed result that a port the container does not declare makes. */
+function probePort(port: number | string, target: ProbeTarget): number | ProbeResult {
+  try {
+    return resolvePort(port, target.ports);
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
+}
+
 function httpGet(action: V1HTTPGetAction, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
+  const port = probePort(action.port as number | string, target);
+  if (typeof port !== 'number') return Promise.resolve(port);
   return new Promise((resolve) => {
-    let port: number;
-    try {
-      port = resolvePort(action.port as number | string, target.ports);
-    } catch (err) {
-      resolve({ ok: false, message: (err as Error).message });
-      return;
-    }
     const host = action.host || target.podIP;
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/1.33', accept: '*/*' };
     for (const h of action.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
@@ -62,14 +66,9 @@ function httpGet(action: V1HTTPGetAction, target: ProbeTarget, timeoutMs: number
 }
 
 function tcpSocket(action: V1TCPSocketAction, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
+  const port = probePort(action.port as number | string, target);
+  if (typeof port !== 'number') return Promise.resolve(port);
   return new Promise((resolve) => {
-    let port: number;
-    try {
-      port = resolvePort(action.port as number | string, target.ports);
-    } catch (err) {
-      resolve({ ok: false, message: (err as Error).message });
-      return;
-    }
     const host = action.host || target.podIP;
     const socket = connect({ host, port, timeout: timeoutMs });
     socket.once('connect', () => {
